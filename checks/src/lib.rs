@@ -1,0 +1,1 @@
+//! Tests that lint and cross-check the monitoring-as-code files.
