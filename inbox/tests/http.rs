@@ -1,0 +1,192 @@
+//! The inbox over real HTTP: auth, body limit, bad bodies, and both senders'
+//! payloads (fixtures written from Alertmanager's webhook v4 format and
+//! Grafana's webhook contact point format) showing up in JSON and HTML.
+
+use std::time::Duration;
+
+use inbox::auth::Token;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const TOKEN: &str = "test-token-3f9c";
+const MAX_BODY: usize = 16 * 1024;
+const ALERTMANAGER: &str = include_str!("fixtures/alertmanager-v4.json");
+const GRAFANA: &str = include_str!("fixtures/grafana.json");
+
+/// Serves the inbox router on a free loopback port; the server task ends with the test runtime.
+async fn start() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let app = inbox::routes::router(Token::new(TOKEN), 10, MAX_BODY);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+async fn post(base: &str, auth: Option<&str>, body: impl Into<reqwest::Body>) -> StatusCode {
+    let mut request = client()
+        .post(format!("{base}/api/notifications"))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(auth) = auth {
+        request = request.header("authorization", auth);
+    }
+    request.send().await.expect("send").status()
+}
+
+fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+#[tokio::test]
+async fn missing_or_wrong_token_is_401() {
+    let base = start().await;
+    assert_eq!(
+        post(&base, None, ALERTMANAGER).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post(&base, Some("Bearer wrong"), ALERTMANAGER).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post(&base, Some(&format!("Basic {TOKEN}")), ALERTMANAGER).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // A wrong token is refused before the body is looked at.
+    assert_eq!(
+        post(&base, Some("Bearer wrong"), vec![b'x'; MAX_BODY * 2]).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let list: Vec<Value> = client()
+        .get(format!("{base}/api/notifications"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert!(list.is_empty(), "rejected posts must not be stored");
+}
+
+#[tokio::test]
+async fn oversized_body_is_413() {
+    let base = start().await;
+    let mut big = ALERTMANAGER.trim_end().trim_end_matches('}').to_owned();
+    big.push_str(&format!(", \"padding\": \"{}\"}}", "x".repeat(MAX_BODY)));
+    assert_eq!(
+        post(&base, Some(&bearer()), big).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+}
+
+#[tokio::test]
+async fn malformed_or_wrong_shape_is_400() {
+    let base = start().await;
+    for body in [
+        "{not json",
+        "",
+        "[]",
+        r#"{"status": "firing"}"#,
+        r#"{"status": 3, "alerts": []}"#,
+    ] {
+        assert_eq!(
+            post(&base, Some(&bearer()), body).await,
+            StatusCode::BAD_REQUEST,
+            "body {body:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn accepts_alertmanager_and_grafana_payloads() {
+    let base = start().await;
+    assert_eq!(
+        post(&base, Some(&bearer()), ALERTMANAGER).await,
+        StatusCode::OK
+    );
+    assert_eq!(post(&base, Some(&bearer()), GRAFANA).await, StatusCode::OK);
+
+    let list: Vec<Value> = client()
+        .get(format!("{base}/api/notifications"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list.len(), 2);
+    // Newest first.
+    assert_eq!(list[0]["source"], "grafana");
+    assert_eq!(list[0]["payload"]["status"], "resolved");
+    assert_eq!(
+        list[0]["payload"]["title"],
+        "[RESOLVED] Prometheus alert firing"
+    );
+    assert_eq!(list[1]["source"], "alertmanager");
+    assert_eq!(list[1]["payload"]["status"], "firing");
+    assert_eq!(
+        list[1]["payload"]["alerts"][0]["labels"]["alertname"],
+        "HostHighCpuUsage"
+    );
+    assert_eq!(list[1]["id"], 1);
+
+    let page = client()
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("HostHighCpuUsage"), "{page}");
+    assert!(page.contains("Prometheus alert firing"), "{page}");
+    // Sender-controlled text is escaped, never interpreted.
+    assert!(
+        page.contains("&lt;b&gt;ServiceDown&lt;/b&gt; &amp; friends"),
+        "{page}"
+    );
+    assert!(!page.contains("<b>ServiceDown</b>"));
+}
+
+#[tokio::test]
+async fn history_is_bounded_and_healthz_answers() {
+    let base = start().await;
+    for _ in 0..15 {
+        assert_eq!(
+            post(&base, Some(&bearer()), ALERTMANAGER).await,
+            StatusCode::OK
+        );
+    }
+    let list: Vec<Value> = client()
+        .get(format!("{base}/api/notifications"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list.len(), 10, "history keeps the last 10");
+    assert_eq!(list[0]["id"], 15);
+    assert_eq!(list[9]["id"], 6);
+
+    let health = client()
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
+    let url = format!("{base}/healthz");
+    tokio::task::spawn_blocking(move || inbox::healthcheck::probe(&url, Duration::from_secs(3)))
+        .await
+        .expect("join")
+        .expect("healthcheck probe succeeds");
+}
