@@ -1,0 +1,113 @@
+//! Running the external validators (`promtool`, `amtool`, `check-jsonschema`).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::CheckError;
+
+/// Where to get each tool, printed when it is missing.
+fn install_hint(tool: &str) -> &'static str {
+    match tool {
+        "promtool" => "install it with `apt-get install prometheus` (./scripts/test does this)",
+        "amtool" => {
+            "install it with `apt-get install prometheus-alertmanager` (./scripts/test does this)"
+        }
+        "check-jsonschema" => {
+            "run the tests through ./scripts/test (it installs check-jsonschema into \
+             target/tools-venv), or `python3 -m venv /tmp/v && /tmp/v/bin/pip install \
+             check-jsonschema` and put /tmp/v/bin on PATH"
+        }
+        _ => "install it and put it on PATH",
+    }
+}
+
+/// Runs `tool args...` in `dir` and returns its combined output when it exits
+/// 0; [`CheckError::ToolMissing`] when it is not installed,
+/// [`CheckError::ToolFailed`] (with its output) otherwise.
+///
+/// These tools only read local files and finish in well under a second, so
+/// no timeout is needed.
+pub fn run(tool: &str, args: &[&str], dir: &Path) -> Result<String, CheckError> {
+    let command_line = format!("{tool} {}", args.join(" "));
+    let output = Command::new(tool)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => CheckError::ToolMissing {
+                tool: tool.to_owned(),
+                hint: install_hint(tool).to_owned(),
+            },
+            _ => CheckError::ToolFailed {
+                command: command_line.clone(),
+                status: "could not start".to_owned(),
+                output: error.to_string(),
+            },
+        })?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(CheckError::ToolFailed {
+            command: command_line,
+            status: output.status.to_string(),
+            output: text,
+        })
+    }
+}
+
+/// A directory under the system temp dir, removed when dropped (also when a
+/// test panics), for generated files such as the PromQL rule file.
+#[derive(Debug)]
+pub struct TempDir {
+    path: std::path::PathBuf,
+}
+
+impl TempDir {
+    /// Creates a fresh directory whose name starts with `prefix`.
+    pub fn new(prefix: &str) -> Result<Self, CheckError> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let unique = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&path).map_err(|source| CheckError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self { path })
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `contents` to `name` inside the directory (creating parents).
+    pub fn write(&self, name: &str, contents: &str) -> Result<std::path::PathBuf, CheckError> {
+        let path = self.path.join(name);
+        let io_error = |source| CheckError::Io {
+            path: path.clone(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_error)?;
+        }
+        std::fs::write(&path, contents).map_err(io_error)?;
+        Ok(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover temp dir is harmless.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

@@ -1,0 +1,333 @@
+//! Acceptance 3: the compose files pass the compose-spec JSON schema, every
+//! file they mount exists, and the security-relevant settings hold (pinned
+//! images, no default credentials, internal UIs on 127.0.0.1). Port
+//! agreement across files lives in `ports.rs`.
+
+use std::collections::BTreeSet;
+
+use checks::compose::{bind_mounts, environment, missing_files, port_mappings, services};
+use checks::files::{array_at, list, load_yaml, read, str_at};
+use checks::{into_result, repo_root, tool};
+use serde_json::Value;
+
+/// compose.yaml and its optional overrides (compose.*.yaml).
+fn compose_files() -> Vec<String> {
+    let mut files: Vec<String> = list(&repo_root(), &[".yaml"])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_owned))
+        .filter(|n| n == "compose.yaml" || (n.starts_with("compose.") && n.ends_with(".yaml")))
+        .collect();
+    files.sort();
+    assert!(
+        files.contains(&"compose.yaml".to_owned()),
+        "compose.yaml is missing"
+    );
+    files
+}
+
+fn load(name: &str) -> Value {
+    load_yaml(&repo_root().join(name)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn main_compose() -> Value {
+    load("compose.yaml")
+}
+
+#[test]
+fn compose_files_pass_the_compose_spec_schema() {
+    let files = compose_files();
+    let mut args = vec!["--builtin-schema", "vendor.compose-spec"];
+    args.extend(files.iter().map(String::as_str));
+    let output =
+        tool::run("check-jsonschema", &args, &repo_root()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.contains("ok"), "{output}");
+}
+
+#[test]
+fn compose_has_no_obsolete_version_key() {
+    for file in compose_files() {
+        assert!(
+            load(&file).get("version").is_none(),
+            "{file}: the compose spec dropped `version:`"
+        );
+    }
+}
+
+#[test]
+fn every_mounted_file_and_dockerfile_exists() {
+    let root = repo_root();
+    for file in compose_files() {
+        let compose = load(&file);
+        into_result(&file, missing_files(&compose, &root)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // The mounted directories must hold what the programs look for.
+    let compose = main_compose();
+    let targets: BTreeSet<String> = bind_mounts(&compose)
+        .into_iter()
+        .map(|m| m.target)
+        .collect();
+    for needed in [
+        "/etc/prometheus/prometheus.yml",
+        "/etc/prometheus/rules",
+        "/etc/alertmanager/alertmanager.yml",
+        "/etc/otelcol-contrib/config.yaml",
+        "/etc/tempo/tempo.yaml",
+        "/etc/grafana/provisioning/datasources",
+        "/etc/grafana/provisioning/dashboards",
+        "/etc/grafana/dashboards",
+    ] {
+        assert!(
+            targets.contains(needed),
+            "compose.yaml mounts nothing at {needed}"
+        );
+    }
+    // Every alerting provisioning file is mounted (they are mounted one by one).
+    for path in list(
+        &root.join("grafana/provisioning/alerting"),
+        &[".yaml", ".yml"],
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let target = format!("/etc/grafana/provisioning/alerting/{name}");
+        assert!(
+            targets.contains(&target),
+            "grafana/provisioning/alerting/{name} is not mounted"
+        );
+    }
+}
+
+#[test]
+fn every_expected_service_exists_with_healthchecks_and_conditions() {
+    let compose = main_compose();
+    let services = services(&compose);
+    let expected = [
+        "service",
+        "otel-collector",
+        "tempo",
+        "prometheus",
+        "node-exporter",
+        "alertmanager",
+        "grafana",
+        "inbox",
+    ];
+    for name in expected {
+        assert!(services.contains_key(name), "no compose service {name}");
+    }
+    // The Collector and Tempo images have no shell or HTTP client to run a
+    // probe with; every other long-running service has a healthcheck.
+    for name in [
+        "service",
+        "prometheus",
+        "node-exporter",
+        "alertmanager",
+        "grafana",
+        "inbox",
+    ] {
+        assert!(
+            services[name].get("healthcheck").is_some(),
+            "{name} has no healthcheck"
+        );
+    }
+    for (name, service) in &services {
+        if let Some(depends) = service.get("depends_on") {
+            let map = depends
+                .as_object()
+                .unwrap_or_else(|| panic!("{name}: use the long depends_on form with conditions"));
+            for (dependency, spec) in map {
+                let condition = str_at(spec, "condition").unwrap_or("");
+                assert!(
+                    [
+                        "service_started",
+                        "service_healthy",
+                        "service_completed_successfully"
+                    ]
+                    .contains(&condition),
+                    "{name} -> {dependency}: no condition"
+                );
+                if condition == "service_healthy" {
+                    assert!(
+                        services
+                            .get(dependency.as_str())
+                            .and_then(|s| s.get("healthcheck"))
+                            .is_some(),
+                        "{name} waits for {dependency} to be healthy, but it has no healthcheck"
+                    );
+                }
+            }
+        }
+    }
+    for (name, build) in [
+        ("service", "service/Dockerfile"),
+        ("inbox", "inbox/Dockerfile"),
+    ] {
+        assert_eq!(
+            services[name]["build"]["dockerfile"], build,
+            "{name} builds from {build}"
+        );
+    }
+}
+
+#[test]
+fn images_are_pinned_to_versions() {
+    for (name, service) in services(&main_compose()) {
+        if service.get("build").is_some() {
+            continue;
+        }
+        let image = str_at(service, "image").unwrap_or_else(|| panic!("{name} has no image"));
+        let tag = image.rsplit_once(':').map(|(_, t)| t).unwrap_or("");
+        assert!(
+            !tag.is_empty() && tag != "latest" && tag.chars().any(|c| c.is_ascii_digit()),
+            "{name}: image {image} is not pinned to a version"
+        );
+    }
+}
+
+#[test]
+fn named_volumes_hold_the_state() {
+    let compose = main_compose();
+    let volumes = compose["volumes"].as_object().cloned().unwrap_or_default();
+    for volume in [
+        "prometheus-data",
+        "alertmanager-data",
+        "grafana-data",
+        "tempo-data",
+    ] {
+        assert!(volumes.contains_key(volume), "no named volume {volume}");
+    }
+}
+
+#[test]
+fn node_exporter_uses_the_host_mounts_its_docs_prescribe() {
+    let compose = main_compose();
+    let node = services(&compose)["node-exporter"];
+    assert_eq!(node["pid"], "host");
+    assert!(
+        array_at(node, "volumes")
+            .iter()
+            .any(|v| v == "/:/host:ro,rslave"),
+        "mount the host root read-only with rslave propagation"
+    );
+    assert!(
+        array_at(node, "command")
+            .iter()
+            .any(|a| a == "--path.rootfs=/host")
+    );
+}
+
+#[test]
+fn only_the_service_and_grafana_are_public_by_default() {
+    let compose = main_compose();
+    for (name, service) in services(&compose) {
+        for port in port_mappings(service) {
+            let public = matches!(port.host_ip.as_deref(), None | Some("0.0.0.0"));
+            match name.as_str() {
+                "service" | "grafana" => assert!(public, "{name} must be published"),
+                _ => {
+                    assert_eq!(
+                        port.host_ip.as_deref(),
+                        Some("127.0.0.1"),
+                        "{name}:{} must bind to 127.0.0.1 by default",
+                        port.target
+                    );
+                    assert!(
+                        port.host_ip_overridable,
+                        "{name}:{} bind address must be overridable by env",
+                        port.target
+                    );
+                }
+            }
+        }
+    }
+    let published = |name: &str| -> Vec<u16> {
+        port_mappings(services(&compose)[name])
+            .iter()
+            .filter_map(|p| p.published)
+            .collect()
+    };
+    assert_eq!(published("service"), vec![5000]);
+    assert_eq!(published("grafana"), vec![3000]);
+    assert_eq!(published("prometheus"), vec![9090]);
+    assert_eq!(published("node-exporter"), vec![9100]);
+}
+
+#[test]
+fn grafana_has_no_default_credentials() {
+    let compose = main_compose();
+    let env = environment(services(&compose)["grafana"]);
+    let password = env
+        .get("GF_SECURITY_ADMIN_PASSWORD")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        password.starts_with("${GF_SECURITY_ADMIN_PASSWORD:?"),
+        "the admin password must come from the environment with no fallback, got {password:?}"
+    );
+    assert_eq!(
+        env.get("GF_AUTH_ANONYMOUS_ENABLED").map(String::as_str),
+        Some("false")
+    );
+    for (name, service) in services(&compose) {
+        if let Some(token) = environment(service).get("INBOX_TOKEN") {
+            assert!(
+                token.starts_with("${INBOX_TOKEN:?"),
+                "{name}: INBOX_TOKEN needs no fallback, got {token:?}"
+            );
+        }
+    }
+}
+
+/// Every `${VAR}` the compose files read is explained in `.env.example`
+/// and in docs/configuration.md.
+#[test]
+fn every_compose_variable_is_documented() {
+    let root = repo_root();
+    let example = read(&root.join(".env.example")).unwrap_or_else(|e| panic!("{e}"));
+    let reference = read(&root.join("docs/configuration.md")).unwrap_or_else(|e| panic!("{e}"));
+    for file in compose_files() {
+        let text = read(&root.join(&file)).unwrap_or_else(|e| panic!("{e}"));
+        for part in text.split("${").skip(1) {
+            let name: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                example.contains(&name),
+                "{file}: ${{{name}}} is not in .env.example"
+            );
+            assert!(
+                reference.contains(&name),
+                "{file}: ${{{name}}} is not in docs/configuration.md"
+            );
+        }
+    }
+    assert!(
+        read(&root.join(".gitignore"))
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.trim() == ".env"),
+        ".env must be git-ignored"
+    );
+}
+
+/// Optional notification channels are only provisioned by their overrides.
+#[test]
+fn optional_integrations_are_mounted_only_by_their_overrides() {
+    let main = bind_mounts(&main_compose());
+    assert!(
+        main.iter().all(|m| !m.source.contains("grafana/optional")),
+        "compose.yaml must not enable optional integrations"
+    );
+    for (file, optional) in [
+        ("compose.slack.yaml", "grafana/optional/alerting/slack.yaml"),
+        ("compose.email.yaml", "grafana/optional/alerting/email.yaml"),
+    ] {
+        let mounts = bind_mounts(&load(file));
+        assert!(
+            mounts.iter().any(|m| m.source.ends_with(optional)
+                && m.target.starts_with("/etc/grafana/provisioning/alerting/")),
+            "{file} does not provision {optional}"
+        );
+    }
+}
