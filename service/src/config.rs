@@ -1,0 +1,330 @@
+//! Command-line and environment configuration.
+//!
+//! Every setting is a `--flag` with an environment-variable equivalent, so the
+//! same binary runs from a shell, a container or a systemd unit. The
+//! OpenTelemetry settings use the standard `OTEL_*` variable names, parsed
+//! here (not silently by the SDK) so a bad value stops the service with one
+//! line that names the setting and the accepted form.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The `service` binary: serves HTTP by default, or runs a subcommand.
+#[derive(Debug, Parser)]
+#[command(name = "service", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Settings of the HTTP server (used when no subcommand is given).
+    #[command(flatten)]
+    pub serve: ServeConfig,
+
+    /// Optional subcommand; without one the service serves HTTP.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands of the `service` binary.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe a running service: exit 0 when URL answers 200, 1 otherwise.
+    ///
+    /// Container images without curl use this as their HEALTHCHECK.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// Arguments of `service healthcheck`.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// URL to probe (plain http).
+    #[arg(
+        long,
+        env = "SERVICE_HEALTHCHECK_URL",
+        default_value = "http://127.0.0.1:5000/healthz"
+    )]
+    pub url: http::Uri,
+
+    /// Give up after this long, e.g. `3s` or `500ms`.
+    #[arg(long, env = "SERVICE_HEALTHCHECK_TIMEOUT", default_value = "3s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// How much instrumentation runs. `off` exists for the benchmark baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TelemetryMode {
+    /// No metrics recording and no spans: the uninstrumented baseline.
+    Off,
+    /// Request metrics on `/metrics`, no traces.
+    Metrics,
+    /// Request metrics and traces (exported unless `OTEL_TRACES_EXPORTER=none`).
+    Full,
+}
+
+/// Log line format on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Where finished spans go (`OTEL_TRACES_EXPORTER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TracesExporter {
+    /// OTLP over gRPC to `--otlp-endpoint`.
+    Otlp,
+    /// Do not create or export spans.
+    None,
+}
+
+/// Which traces are recorded (`OTEL_TRACES_SAMPLER`), as named by the
+/// OpenTelemetry specification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum SamplerKind {
+    /// Record every trace.
+    AlwaysOn,
+    /// Record none.
+    AlwaysOff,
+    /// Record the fraction `OTEL_TRACES_SAMPLER_ARG` of traces.
+    Traceidratio,
+    /// Follow the caller's decision; record every new root trace.
+    ParentbasedAlwaysOn,
+    /// Follow the caller's decision; record no new root trace.
+    ParentbasedAlwaysOff,
+    /// Follow the caller's decision; record the fraction
+    /// `OTEL_TRACES_SAMPLER_ARG` of new root traces.
+    ParentbasedTraceidratio,
+}
+
+/// Settings of the HTTP server and its telemetry.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on (`HOST:PORT`; port 0 picks a free port).
+    #[arg(long, env = "SERVICE_LISTEN", default_value = "0.0.0.0:5000")]
+    pub listen: SocketAddr,
+
+    /// Instrumentation level: `off` is the benchmark baseline.
+    #[arg(long, env = "SERVICE_TELEMETRY", value_enum, default_value_t = TelemetryMode::Full)]
+    pub telemetry: TelemetryMode,
+
+    /// Log format on stdout.
+    #[arg(long, env = "SERVICE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or
+    /// `warn,service=debug`. One line per request is logged at `info` under
+    /// the target `service::access`.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log_filter: String,
+
+    /// How long in-flight requests may run after SIGTERM/SIGINT before the
+    /// server stops waiting for them, e.g. `10s`.
+    #[arg(long, env = "SERVICE_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// How long to wait, at shutdown, for the last spans to be exported.
+    #[arg(long, env = "SERVICE_FLUSH_TIMEOUT", default_value = "3s", value_parser = parse_duration)]
+    pub flush_timeout: Duration,
+
+    /// Largest accepted request body, in bytes; larger bodies get 413.
+    #[arg(long, env = "SERVICE_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// `service.name` resource attribute; overrides `service.name` in
+    /// `OTEL_RESOURCE_ATTRIBUTES`. Defaults to `service`.
+    #[arg(long, env = "OTEL_SERVICE_NAME")]
+    pub service_name: Option<String>,
+
+    /// Extra resource attributes, `key1=value1,key2=value2`.
+    #[arg(long, env = "OTEL_RESOURCE_ATTRIBUTES", value_parser = parse_resource_attributes)]
+    pub resource_attributes: Option<ResourceAttributes>,
+
+    /// Span exporter: `otlp` (gRPC) or `none`.
+    #[arg(long, env = "OTEL_TRACES_EXPORTER", value_enum, default_value_t = TracesExporter::Otlp)]
+    pub traces_exporter: TracesExporter,
+
+    /// OTLP gRPC endpoint for spans (`http://HOST:PORT`).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", default_value = "http://localhost:4317", value_parser = parse_endpoint)]
+    pub otlp_endpoint: String,
+
+    /// Sampler: always_on, always_off, traceidratio, parentbased_always_on,
+    /// parentbased_always_off or parentbased_traceidratio.
+    #[arg(long, env = "OTEL_TRACES_SAMPLER", value_enum, default_value_t = SamplerKind::ParentbasedAlwaysOn)]
+    pub traces_sampler: SamplerKind,
+
+    /// Sampling ratio for the `*traceidratio` samplers, from 0.0 to 1.0.
+    #[arg(long, env = "OTEL_TRACES_SAMPLER_ARG", value_parser = parse_ratio)]
+    pub traces_sampler_arg: Option<f64>,
+
+    /// Capacity of the in-memory span queue; spans beyond it are dropped
+    /// (counted and logged) rather than slowing requests down.
+    #[arg(long, env = "OTEL_BSP_MAX_QUEUE_SIZE", default_value_t = 2048)]
+    pub span_queue_size: usize,
+}
+
+impl Default for ServeConfig {
+    /// The defaults as `--help` shows them, without reading the environment:
+    /// what in-process tests start from.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 5000)),
+            telemetry: TelemetryMode::Full,
+            log_format: LogFormat::Text,
+            log_filter: "info".to_owned(),
+            shutdown_grace: Duration::from_secs(10),
+            flush_timeout: Duration::from_secs(3),
+            max_body_bytes: 16 * 1024,
+            service_name: None,
+            resource_attributes: None,
+            traces_exporter: TracesExporter::Otlp,
+            otlp_endpoint: "http://localhost:4317".to_owned(),
+            traces_sampler: SamplerKind::ParentbasedAlwaysOn,
+            traces_sampler_arg: None,
+            span_queue_size: 2048,
+        }
+    }
+}
+
+/// Parsed `OTEL_RESOURCE_ATTRIBUTES`: `(key, value)` pairs in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceAttributes(pub Vec<(String, String)>);
+
+/// Parses durations written as `250ms`, `10s`, `2m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(index) => text.split_at(index),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration like 500ms, 10s or 2m, got {text:?}"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("unknown unit {unit:?}: use ms, s or m (e.g. 10s)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("duration out of range: {text:?}"))
+}
+
+/// Parses `key1=value1,key2=value2` as the OpenTelemetry spec defines it
+/// (values may be percent-encoded; a bare `%` is kept as is).
+pub fn parse_resource_attributes(text: &str) -> Result<ResourceAttributes, String> {
+    let mut pairs = Vec::new();
+    for item in text
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(format!(
+                "expected key=value pairs separated by commas, got {item:?}"
+            ));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!("empty key in {item:?}: expected key=value"));
+        }
+        pairs.push((key.to_owned(), percent_decode(value.trim())));
+    }
+    Ok(ResourceAttributes(pairs))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let decoded = (bytes[index] == b'%')
+            .then(|| text.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Accepts `http://host:port` or `https://host:port`; the OTLP crate would
+/// otherwise assume https for a bare `host:port`, which is rarely meant.
+pub fn parse_endpoint(text: &str) -> Result<String, String> {
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|_| format!("expected a URL like http://localhost:4317, got {text:?}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(_)) => Ok(text.to_owned()),
+        _ => Err(format!(
+            "expected a URL like http://localhost:4317 (scheme http or https and a host), got {text:?}"
+        )),
+    }
+}
+
+/// Accepts a sampling ratio between 0.0 and 1.0.
+pub fn parse_ratio(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
+        _ => Err(format!("expected a number from 0.0 to 1.0, got {text:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn resource_attributes() {
+        let parsed = parse_resource_attributes("deployment.environment=dev, team=a%2Cb")
+            .expect("valid attributes");
+        assert_eq!(
+            parsed.0,
+            vec![
+                ("deployment.environment".to_owned(), "dev".to_owned()),
+                ("team".to_owned(), "a,b".to_owned()),
+            ]
+        );
+        assert!(parse_resource_attributes("novalue").is_err());
+    }
+
+    #[test]
+    fn endpoints_and_ratios() {
+        assert!(parse_endpoint("http://otel-collector:4317").is_ok());
+        assert!(parse_endpoint("otel-collector:4317").is_err());
+        assert_eq!(parse_ratio("0.25"), Ok(0.25));
+        assert!(parse_ratio("1.5").is_err());
+    }
+
+    #[test]
+    fn default_matches_the_command_line_defaults() {
+        let parsed = Cli::try_parse_from(["service"]).expect("no arguments is valid");
+        let default = ServeConfig::default();
+        // Compare the Debug forms: the environment of the test run could set
+        // SERVICE_* variables, so only compare when none is set.
+        if std::env::vars().all(|(key, _)| {
+            !key.starts_with("SERVICE_") && !key.starts_with("OTEL_") && key != "RUST_LOG"
+        }) {
+            assert_eq!(format!("{:?}", parsed.serve), format!("{default:?}"));
+        }
+        assert_eq!(default.listen.port(), 5000);
+    }
+}

@@ -1,0 +1,62 @@
+//! An Axum web service instrumented with OpenTelemetry.
+//!
+//! The service is the thing the monitoring stack watches: a few JSON
+//! endpoints, two load drills and the probes, with request metrics exposed
+//! for Prometheus on `/metrics` and traces exported over OTLP.
+//!
+//! # Endpoints
+//!
+//! | route | what it does |
+//! |---|---|
+//! | `GET /` | a greeting |
+//! | `GET /api/items`, `GET /api/items/{id}`, `POST /api/items` | in-memory JSON store |
+//! | `GET /api/work?ms=N` | waits N ms (simulated I/O), N ≤ 10000 |
+//! | `GET /api/cpu?ms=N` | keeps one core busy for N ms on the blocking pool, N ≤ 10000 |
+//! | `GET /healthz`, `GET /readyz` | liveness, readiness (503 while shutting down) |
+//! | `GET /metrics` | Prometheus text exposition |
+//!
+//! Client mistakes get a JSON 4xx (see [`error::ApiError`]); unknown routes a
+//! JSON 404, wrong methods a JSON 405.
+//!
+//! # What is counted
+//!
+//! `http_server_requests_total` (and the duration histogram) is recorded
+//! exactly once per response, by the outermost middleware
+//! ([`http_telemetry`]), for **every** response: the API, 404 (unknown
+//! route), 405, 413, panics turned into 500, health probes (`/healthz`,
+//! `/readyz`) and the `/metrics` scrapes themselves. A scrape is counted
+//! after it has rendered, so the Nth scrape shows N-1 `/metrics` requests. A
+//! request whose client disconnects before the response is ready is not
+//! counted (there is no response), but it does leave the in-flight gauge.
+//!
+//! Labels are bounded whatever clients send: `http_route` is the route
+//! template (`/api/items/{id}`), absent for unmatched paths (`""` in
+//! PromQL); methods outside the standard nine are `_OTHER`; status codes are
+//! those the service produces.
+//!
+//! # Traces
+//!
+//! One server span per request named `{METHOD} {route}` (`GET` alone for an
+//! unmatched path) with semantic-convention attributes, child spans for store
+//! access and CPU burns. A valid incoming `traceparent` is joined; an invalid
+//! one is ignored. The response carries the server span's `traceparent`.
+//! Exports are batched off the request path; see [`telemetry`] and
+//! [`export`].
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod export;
+pub mod healthcheck;
+pub mod http_telemetry;
+pub mod metrics;
+pub mod propagation;
+pub mod routes;
+pub mod server;
+pub mod shutdown;
+pub mod state;
+pub mod telemetry;
+
+pub use app::{App, app};
+pub use config::{Cli, Command, ServeConfig, TelemetryMode};
+pub use server::{ServeError, run, serve};

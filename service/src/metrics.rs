@@ -1,0 +1,203 @@
+//! Request metrics: OpenTelemetry instruments exposed in Prometheus format.
+//!
+//! The instruments are recorded through the OpenTelemetry SDK and read by the
+//! `opentelemetry-prometheus` exporter, which lives in this service's own
+//! [`prometheus::Registry`] (not the process-global default registry). The
+//! names follow the HTTP semantic conventions and come out in Prometheus as:
+//!
+//! | instrument | Prometheus series |
+//! |---|---|
+//! | counter `http.server.requests` | `http_server_requests_total` |
+//! | histogram `http.server.request.duration` (s) | `http_server_request_duration_seconds_{bucket,sum,count}` |
+//! | up-down counter `http.server.active_requests` | `http_server_active_requests` |
+//!
+//! with the labels `http_request_method`, `http_route` and
+//! `http_response_status_code` (the active-requests gauge only has the
+//! method). Scope labels (`otel_scope_*`) are switched off: they would add
+//! three constant labels to every series for no query benefit.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _, UpDownCounter};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use prometheus::{Encoder as _, Registry, TextEncoder};
+
+/// Bucket boundaries (seconds) advised by the HTTP semantic conventions for
+/// `http.server.request.duration`. The SDK's default buckets are meant for
+/// milliseconds and would put every request into the first bucket.
+pub const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// The HTTP methods kept as label values; anything else becomes `_OTHER`, so
+/// clients cannot grow the label set by inventing methods.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// Maps a request method to its bounded label value (semconv `_OTHER`).
+pub fn method_label(method: &http::Method) -> &'static str {
+    let name = method.as_str();
+    KNOWN_METHODS
+        .iter()
+        .find(|known| **known == name)
+        .copied()
+        .unwrap_or("_OTHER")
+}
+
+/// Errors while setting up the metrics pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// The Prometheus exporter could not be built or registered.
+    #[error("cannot set up the Prometheus exporter: {0}")]
+    Exporter(String),
+    /// The exposition could not be encoded.
+    #[error("cannot encode the Prometheus exposition: {0}")]
+    Encode(#[from] prometheus::Error),
+}
+
+/// The metrics pipeline: meter provider, registry and the HTTP instruments.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    provider: SdkMeterProvider,
+    /// The instruments the HTTP middleware records into.
+    pub http: HttpMetrics,
+}
+
+/// The three HTTP server instruments.
+#[derive(Debug, Clone)]
+pub struct HttpMetrics {
+    requests: Counter<u64>,
+    duration: Histogram<f64>,
+    active: UpDownCounter<i64>,
+}
+
+impl Metrics {
+    /// Builds the pipeline with its own registry. `resource` ends up on the
+    /// `target_info` series.
+    pub fn new(resource: Resource) -> Result<Self, MetricsError> {
+        let registry = Registry::new();
+        let exporter = opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            .scope_info_enabled(false)
+            .build()
+            .map_err(|err| MetricsError::Exporter(err.to_string()))?;
+        let provider = SdkMeterProvider::builder()
+            .with_reader(exporter)
+            .with_resource(resource)
+            .build();
+        let meter = provider.meter("service");
+        let http = HttpMetrics {
+            requests: meter
+                .u64_counter("http.server.requests")
+                .with_unit("{request}")
+                .with_description("Number of HTTP requests answered, by method, route and status.")
+                .build(),
+            duration: meter
+                .f64_histogram("http.server.request.duration")
+                .with_unit("s")
+                .with_description("Duration of HTTP server requests.")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            active: meter
+                .i64_up_down_counter("http.server.active_requests")
+                .with_unit("{request}")
+                .with_description("Number of HTTP requests in flight.")
+                .build(),
+        };
+        Ok(Self {
+            registry,
+            provider,
+            http,
+        })
+    }
+
+    /// Encodes every series in the Prometheus text format (version 0.0.4).
+    pub fn render(&self) -> Result<Vec<u8>, MetricsError> {
+        let families = self.registry.gather();
+        let mut buffer = Vec::with_capacity(8 * 1024);
+        TextEncoder::new().encode(&families, &mut buffer)?;
+        Ok(buffer)
+    }
+
+    /// The content type of [`Metrics::render`]'s output.
+    pub fn content_type() -> &'static str {
+        prometheus::TEXT_FORMAT
+    }
+
+    /// Stops the meter provider (nothing is pushed anywhere: a last scrape
+    /// is all a pull exporter can lose).
+    pub fn shutdown(&self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+impl HttpMetrics {
+    /// Records one answered request: one count and one duration sample.
+    ///
+    /// The attributes are always passed in the same order, which lets the
+    /// SDK find the series with a single hash lookup (it sorts otherwise).
+    pub fn record(
+        &self,
+        method: &'static str,
+        route: Option<&Cow<'static, str>>,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let status = KeyValue::new("http.response.status_code", i64::from(status));
+        let method = KeyValue::new("http.request.method", method);
+        match route {
+            Some(route) => {
+                let attributes = [method, KeyValue::new("http.route", route.clone()), status];
+                self.requests.add(1, &attributes);
+                self.duration.record(elapsed.as_secs_f64(), &attributes);
+            }
+            None => {
+                let attributes = [method, status];
+                self.requests.add(1, &attributes);
+                self.duration.record(elapsed.as_secs_f64(), &attributes);
+            }
+        }
+    }
+
+    /// Marks a request as started (`+1`) or finished (`-1`).
+    pub fn active(&self, method: &'static str, delta: i64) {
+        self.active
+            .add(delta, &[KeyValue::new("http.request.method", method)]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_collapse() {
+        assert_eq!(method_label(&http::Method::GET), "GET");
+        assert_eq!(method_label(&http::Method::PATCH), "PATCH");
+        let custom = http::Method::from_bytes(b"BREW").expect("valid token");
+        assert_eq!(method_label(&custom), "_OTHER");
+    }
+
+    #[test]
+    fn exposition_has_contract_names_and_no_scope_labels() {
+        let metrics = Metrics::new(Resource::builder_empty().build()).expect("metrics");
+        let route = Cow::Borrowed("/api/items/{id}");
+        metrics
+            .http
+            .record("GET", Some(&route), 200, Duration::from_millis(3));
+        metrics.http.active("GET", 1);
+        let text = String::from_utf8(metrics.render().expect("render")).expect("utf-8");
+        assert!(text.contains(
+            r#"http_server_requests_total{http_request_method="GET",http_response_status_code="200",http_route="/api/items/{id}"} 1"#
+        ), "{text}");
+        assert!(text.contains("http_server_request_duration_seconds_bucket"));
+        assert!(text.contains(r#"le="0.005""#));
+        assert!(text.contains(r#"http_server_active_requests{http_request_method="GET"} 1"#));
+        assert!(!text.contains("otel_scope"));
+    }
+}
