@@ -1,0 +1,165 @@
+//! Command-line interface: every setting is a flag with an environment
+//! variable, and `--help` documents it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run this repository's monitoring stack natively and drive traffic at it.
+#[derive(Debug, Parser)]
+#[command(name = "stack", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start service, node_exporter, Prometheus, Alertmanager and the inbox
+    /// (plus Grafana / otelcol-contrib when on PATH) until Ctrl-C.
+    Up(UpArgs),
+    /// Send HTTP traffic to the service and print a summary; `--cpu` runs the
+    /// CPU drill.
+    Load(LoadArgs),
+}
+
+/// Settings of `stack up`. Port 0 means "pick a free port".
+#[derive(Debug, Clone, Args)]
+pub struct UpArgs {
+    /// Directory for generated configs, data and logs (created if missing).
+    #[arg(long, env = "STACK_STATE_DIR", default_value = ".stack")]
+    pub state_dir: PathBuf,
+
+    /// Repository root holding prometheus/, alertmanager/ and grafana/.
+    /// Defaults to the current directory, or the checkout that built `stack`.
+    #[arg(long, env = "STACK_REPO_DIR")]
+    pub repo_dir: Option<PathBuf>,
+
+    /// Address every component listens on.
+    #[arg(long, env = "STACK_BIND", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+
+    #[arg(long, env = "STACK_SERVICE_PORT", default_value_t = 5000)]
+    pub service_port: u16,
+    #[arg(long, env = "STACK_INBOX_PORT", default_value_t = 5080)]
+    pub inbox_port: u16,
+    #[arg(long, env = "STACK_NODE_EXPORTER_PORT", default_value_t = 9100)]
+    pub node_exporter_port: u16,
+    #[arg(long, env = "STACK_PROMETHEUS_PORT", default_value_t = 9090)]
+    pub prometheus_port: u16,
+    #[arg(long, env = "STACK_ALERTMANAGER_PORT", default_value_t = 9093)]
+    pub alertmanager_port: u16,
+    /// Used only when a Grafana binary is on PATH.
+    #[arg(long, env = "STACK_GRAFANA_PORT", default_value_t = 3000)]
+    pub grafana_port: u16,
+    /// OTLP gRPC port of the Collector (only when otelcol-contrib is on PATH).
+    #[arg(long, env = "STACK_OTLP_GRPC_PORT", default_value_t = 4317)]
+    pub otlp_grpc_port: u16,
+    /// OTLP HTTP port of the Collector.
+    #[arg(long, env = "STACK_OTLP_HTTP_PORT", default_value_t = 4318)]
+    pub otlp_http_port: u16,
+    /// The Collector's own metrics port.
+    #[arg(long, env = "STACK_COLLECTOR_METRICS_PORT", default_value_t = 8888)]
+    pub collector_metrics_port: u16,
+    /// The Collector's span-metrics Prometheus exporter port.
+    #[arg(long, env = "STACK_SPANMETRICS_PORT", default_value_t = 8889)]
+    pub spanmetrics_port: u16,
+    /// The Collector's health_check extension port.
+    #[arg(long, env = "STACK_COLLECTOR_HEALTH_PORT", default_value_t = 13133)]
+    pub collector_health_port: u16,
+
+    /// Override Prometheus's global scrape_interval (e.g. `1s` for tests);
+    /// the rules stay the same.
+    #[arg(long, env = "STACK_SCRAPE_INTERVAL", value_parser = humantime::parse_duration)]
+    pub scrape_interval: Option<Duration>,
+    /// Override Prometheus's global evaluation_interval.
+    #[arg(long, env = "STACK_EVALUATION_INTERVAL", value_parser = humantime::parse_duration)]
+    pub evaluation_interval: Option<Duration>,
+
+    /// Bearer token for the inbox. Default: the token saved in the state
+    /// directory, or a new random one.
+    #[arg(long, env = "INBOX_TOKEN", hide_env_values = true)]
+    pub inbox_token: Option<String>,
+
+    /// The `service` binary. Default: next to the `stack` executable.
+    #[arg(long, env = "STACK_SERVICE_BIN")]
+    pub service_bin: Option<PathBuf>,
+    /// The `inbox` binary. Default: next to the `stack` executable.
+    #[arg(long, env = "STACK_INBOX_BIN")]
+    pub inbox_bin: Option<PathBuf>,
+    /// Prometheus binary. Default: `prometheus` on PATH (Debian package `prometheus`).
+    #[arg(long, env = "STACK_PROMETHEUS_BIN")]
+    pub prometheus_bin: Option<PathBuf>,
+    /// node_exporter binary. Default: `prometheus-node-exporter` on PATH.
+    #[arg(long, env = "STACK_NODE_EXPORTER_BIN")]
+    pub node_exporter_bin: Option<PathBuf>,
+    /// Alertmanager binary. Default: `prometheus-alertmanager` on PATH.
+    #[arg(long, env = "STACK_ALERTMANAGER_BIN")]
+    pub alertmanager_bin: Option<PathBuf>,
+
+    /// Never start Grafana or the Collector, even when they are on PATH.
+    #[arg(long, env = "STACK_NO_OPTIONAL")]
+    pub no_optional: bool,
+
+    /// Never run apt-get; print the install command instead.
+    #[arg(long, env = "STACK_NO_INSTALL")]
+    pub no_install: bool,
+
+    /// How long each component may take to become ready.
+    #[arg(long, env = "STACK_READY_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub ready_timeout: Duration,
+}
+
+/// Settings of `stack load`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Base URL of the service.
+    #[arg(
+        long,
+        env = "STACK_SERVICE_URL",
+        default_value = "http://127.0.0.1:5000"
+    )]
+    pub url: String,
+
+    /// Open-loop mode: start this many requests per second, whatever the latency.
+    #[arg(long, env = "STACK_LOAD_RATE", conflicts_with = "concurrency")]
+    pub rate: Option<f64>,
+
+    /// Closed-loop mode: keep this many requests in flight (default 8; with
+    /// `--cpu`, the number of cores).
+    #[arg(long, env = "STACK_LOAD_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+
+    /// Stop after this long (e.g. `30s`, `4m`). Default 10s (4m with `--cpu`).
+    #[arg(long, env = "STACK_LOAD_DURATION", value_parser = humantime::parse_duration,
+          conflicts_with = "requests")]
+    pub duration: Option<Duration>,
+
+    /// Stop after exactly this many requests.
+    #[arg(long, short = 'n', env = "STACK_LOAD_REQUESTS")]
+    pub requests: Option<u64>,
+
+    /// A route to hit, `[METHOD] PATH` (e.g. `/api/items`, `POST /api/items`);
+    /// repeat to build a mix, repeat one to weight it. Requests cycle through
+    /// the list in order. Default: a mix over every endpoint incl. some 404s.
+    #[arg(long = "route", env = "STACK_LOAD_ROUTES", value_delimiter = ',')]
+    pub routes: Vec<String>,
+
+    /// CPU drill: `GET /api/cpu?ms=CPU_MS` on every core (concurrency = cores)
+    /// to hold the host above the HostHighCpuUsage threshold.
+    #[arg(long, conflicts_with_all = ["routes", "rate"])]
+    pub cpu: bool,
+
+    /// Milliseconds of CPU each drill request burns (service maximum 10000).
+    #[arg(long, env = "STACK_LOAD_CPU_MS", default_value_t = 1000)]
+    pub cpu_ms: u32,
+
+    /// Per-request timeout.
+    #[arg(long, env = "STACK_LOAD_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+
+    /// Print the summary as one JSON object on stdout (for scripts and tests).
+    #[arg(long)]
+    pub json: bool,
+}

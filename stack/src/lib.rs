@@ -1,0 +1,33 @@
+//! The operator CLI for this repository's monitoring stack.
+//!
+//! - `stack up` runs the whole chain on this host without Docker: the service,
+//!   node_exporter, Prometheus, Alertmanager and the notification inbox (plus
+//!   Grafana and the OpenTelemetry Collector when their binaries are on PATH),
+//!   configured from the repository's own `prometheus/` and `alertmanager/`
+//!   files with the targets rewritten for localhost.
+//! - `stack load` drives HTTP traffic at the service and reports what happened;
+//!   `stack load --cpu` is the CPU drill that trips `HostHighCpuUsage`.
+
+pub mod cli;
+pub mod load;
+pub mod signals;
+pub mod up;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Runs a parsed command line; errors are printed with their causes.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Up(args) => up::run(args),
+        Command::Load(args) => load::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("stack: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! `stack up`: the whole monitoring chain on this host, without Docker.
+//!
+//! Order of events:
+//! 1. find the binaries (installing the Debian packages if allowed);
+//! 2. choose ports (flags; 0 = any free port) and check they are free;
+//! 3. generate configs from the repository's files into the state directory;
+//! 4. start inbox, service, node_exporter, Alertmanager, Prometheus (then the
+//!    optional Grafana and Collector), waiting for each to answer;
+//! 5. print the URLs, write `stack.json`, and wait for Ctrl-C / SIGTERM;
+//! 6. stop every component in reverse order and exit 0.
+//!
+//! A component that dies while the stack is up is reported, not restarted,
+//! and the others keep running: stopping the service on purpose is how the
+//! `ServiceDown` alert is demonstrated.
+
+pub mod alertmanager_config;
+pub mod binaries;
+pub mod optional;
+pub mod packages;
+pub mod ports;
+pub mod process;
+pub mod prometheus_config;
+pub mod ready;
+pub mod state;
+pub mod targets;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+use crate::cli::UpArgs;
+use ports::{Ports, Role};
+use process::Supervised;
+use state::{Manifest, ManifestEntry, StateDir};
+
+/// A component to start: how, and how to tell it is ready.
+pub struct Launch {
+    pub name: &'static str,
+    pub role: Role,
+    pub command: Command,
+    /// Path polled until it answers 2xx.
+    pub ready_path: &'static str,
+    /// Path printed for humans.
+    pub show_path: &'static str,
+}
+
+pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    // One thread: children are spawned from the main thread, which lives as
+    // long as the stack, as the parent-death signal requires.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(up(args))
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    tokio::spawn({
+        let stop = Arc::clone(&stop);
+        async move {
+            crate::signals::wait_for_stop().await;
+            stop.store(true, Ordering::Relaxed);
+        }
+    });
+
+    let repo = repo_dir(args.repo_dir.as_deref())?;
+    let service_bin =
+        binaries::workspace_binary("service", "--service-bin", args.service_bin.as_deref())?;
+    let inbox_bin = binaries::workspace_binary("inbox", "--inbox-bin", args.inbox_bin.as_deref())?;
+    let debian = packages::ensure(
+        &[
+            (packages::PROMETHEUS, args.prometheus_bin.as_deref()),
+            (packages::NODE_EXPORTER, args.node_exporter_bin.as_deref()),
+            (packages::ALERTMANAGER, args.alertmanager_bin.as_deref()),
+        ],
+        !args.no_install,
+    )?;
+    let [prometheus_bin, node_exporter_bin, alertmanager_bin] =
+        <[PathBuf; 3]>::try_from(debian).map_err(|_| anyhow::anyhow!("tool lookup mismatch"))?;
+    let extras = if args.no_optional {
+        optional::Extras::default()
+    } else {
+        optional::detect()
+    };
+
+    let mut roles = vec![
+        Role::Inbox,
+        Role::Service,
+        Role::NodeExporter,
+        Role::Alertmanager,
+        Role::Prometheus,
+    ];
+    roles.extend(extras.roles());
+    let ports = Ports::choose(&args, &roles)?;
+    let state = StateDir::create(&args.state_dir)?;
+    state.remove_manifest();
+    let (token, token_file) = state.token(args.inbox_token.as_deref())?;
+
+    // Generated configs.
+    let prom_source = read(&repo.join("prometheus/prometheus.yml"))?;
+    let generated = prometheus_config::generate(
+        &prom_source,
+        &repo.join("prometheus"),
+        &ports,
+        prometheus_config::Intervals {
+            scrape: args.scrape_interval,
+            evaluation: args.evaluation_interval,
+        },
+    )?;
+    if !generated.dropped_jobs.is_empty() {
+        eprintln!(
+            "stack: scrape jobs without a local component, left out: {}",
+            generated.dropped_jobs.join(", ")
+        );
+    }
+    let prom_config = state.file("prometheus.yml");
+    write(&prom_config, HEADER_PROMETHEUS, &generated.yaml)?;
+    let am_source = read(&repo.join("alertmanager/alertmanager.yml"))?;
+    let (am_yaml, local_hooks) = alertmanager_config::generate(&am_source, &ports, &token_file)?;
+    if local_hooks == 0 {
+        eprintln!("stack: warning: no Alertmanager webhook points at the inbox");
+    }
+    let am_config = state.file("alertmanager.yml");
+    write(&am_config, HEADER_ALERTMANAGER, &am_yaml)?;
+
+    // What to start, in dependency order: receivers before senders.
+    let addr = |role| ports.addr(role).map(|a| a.to_string()).unwrap_or_default();
+    let mut launches = Vec::new();
+
+    let mut inbox = Command::new(&inbox_bin);
+    inbox
+        .arg("--listen")
+        .arg(addr(Role::Inbox))
+        .env("INBOX_TOKEN", &token);
+    launches.push(Launch {
+        name: "inbox",
+        role: Role::Inbox,
+        command: inbox,
+        ready_path: "/healthz",
+        show_path: "/",
+    });
+
+    let mut service = Command::new(&service_bin);
+    service.arg("--listen").arg(addr(Role::Service));
+    match ports.url(Role::OtlpGrpc) {
+        Some(endpoint) => {
+            service.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
+        }
+        // No Collector: keep the service from retrying an absent endpoint,
+        // unless the operator chose an exporter setting themselves.
+        None if std::env::var_os("OTEL_TRACES_EXPORTER").is_none() => {
+            service.env("OTEL_TRACES_EXPORTER", "none");
+        }
+        None => {}
+    }
+    launches.push(Launch {
+        name: "service",
+        role: Role::Service,
+        command: service,
+        ready_path: "/readyz",
+        show_path: "/",
+    });
+
+    let mut node = Command::new(&node_exporter_bin);
+    node.arg(format!("--web.listen-address={}", addr(Role::NodeExporter)));
+    launches.push(Launch {
+        name: "node_exporter",
+        role: Role::NodeExporter,
+        command: node,
+        ready_path: "/metrics",
+        show_path: "/metrics",
+    });
+
+    let mut am = Command::new(&alertmanager_bin);
+    am.arg(format!("--config.file={}", am_config.display()))
+        .arg(format!(
+            "--storage.path={}",
+            state.data("alertmanager")?.display()
+        ))
+        .arg(format!("--web.listen-address={}", addr(Role::Alertmanager)))
+        // Empty disables the gossip cluster (default 0.0.0.0:9094).
+        .arg("--cluster.listen-address=");
+    launches.push(Launch {
+        name: "alertmanager",
+        role: Role::Alertmanager,
+        command: am,
+        ready_path: "/-/ready",
+        show_path: "/",
+    });
+
+    let mut prom = Command::new(&prometheus_bin);
+    prom.arg(format!("--config.file={}", prom_config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            state.data("prometheus")?.display()
+        ))
+        .arg(format!("--web.listen-address={}", addr(Role::Prometheus)));
+    launches.push(Launch {
+        name: "prometheus",
+        role: Role::Prometheus,
+        command: prom,
+        ready_path: "/-/ready",
+        show_path: "/",
+    });
+
+    launches.extend(extras.launches(&repo, &state, &ports, &token)?);
+
+    // Start and wait, one by one; an error drops `running`, stopping them all.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .context("building the HTTP client")?;
+    let mut running: Vec<Supervised> = Vec::new();
+    let mut manifest = Vec::new();
+    for launch in launches {
+        let base = ports
+            .url(launch.role)
+            .context("internal: no port for a started role")?;
+        let log = state.log(launch.name);
+        let mut child = Supervised::spawn(launch.name, launch.command, &log)?;
+        let ready = format!("{base}{}", launch.ready_path);
+        let waited = ready::wait_http(&client, &mut child, &ready, args.ready_timeout, &stop).await;
+        if let Err(error) = waited {
+            if matches!(error, ready::ReadyError::Interrupted(_)) {
+                eprintln!("stack: {error}; stopping");
+                drop(child);
+                stop_all(&mut running);
+                return Ok(ExitCode::SUCCESS);
+            }
+            return Err(error.into());
+        }
+        eprintln!("stack: {} ready (pid {})", launch.name, child.pid());
+        manifest.push(ManifestEntry {
+            name: launch.name,
+            pid: child.pid(),
+            url: format!("{base}{}", launch.show_path),
+            log,
+        });
+        running.push(child);
+    }
+
+    state.write_manifest(&Manifest {
+        state_dir: state.root.clone(),
+        inbox_token_file: token_file.clone(),
+        components: manifest,
+    })?;
+    print_urls(&running, &ports, &roles, &state);
+
+    supervise(&mut running, &stop).await;
+    eprintln!("stack: stopping");
+    stop_all(&mut running);
+    state.remove_manifest();
+    eprintln!("stack: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for the stop signal, reporting components that exit on their own.
+async fn supervise(running: &mut [Supervised], stop: &AtomicBool) {
+    let mut reported = vec![false; running.len()];
+    while !stop.load(Ordering::Relaxed) {
+        for (child, reported) in running.iter_mut().zip(reported.iter_mut()) {
+            if *reported {
+                continue;
+            }
+            if let Some(status) = child.exit_status() {
+                *reported = true;
+                eprintln!(
+                    "stack: {} exited ({status}); the rest keep running (log: {}). Ctrl-C stops all.",
+                    child.name,
+                    child.log.display()
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Stops in reverse start order: senders before their receivers.
+fn stop_all(running: &mut Vec<Supervised>) {
+    while let Some(mut child) = running.pop() {
+        child.stop();
+    }
+}
+
+fn print_urls(running: &[Supervised], ports: &Ports, roles: &[Role], state: &StateDir) {
+    println!("stack is up; state in {}", state.root.display());
+    for child in running {
+        let role = roles
+            .iter()
+            .copied()
+            .find(|r| name_of(*r) == Some(child.name));
+        let url = role.and_then(|r| ports.url(r)).unwrap_or_default();
+        println!(
+            "  {:<14} {url}/  (pid {}, log {})",
+            child.name,
+            child.pid(),
+            child.log.display()
+        );
+    }
+    println!("  inbox token    {}", state.file("inbox-token").display());
+    println!(
+        "Try: stack load --url {}   |   Ctrl-C stops everything.",
+        ports.url(Role::Service).unwrap_or_default()
+    );
+}
+
+fn name_of(role: Role) -> Option<&'static str> {
+    Some(match role {
+        Role::Service => "service",
+        Role::Inbox => "inbox",
+        Role::NodeExporter => "node_exporter",
+        Role::Prometheus => "prometheus",
+        Role::Alertmanager => "alertmanager",
+        Role::Grafana => "grafana",
+        Role::CollectorHealth => "otelcol",
+        _ => return None,
+    })
+}
+
+/// The repository checkout holding `prometheus/` and `alertmanager/`.
+fn repo_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let looks_right = |dir: &Path| dir.join("prometheus/prometheus.yml").is_file();
+    if let Some(dir) = explicit {
+        if looks_right(dir) {
+            return Ok(dir.canonicalize()?);
+        }
+        bail!(
+            "--repo-dir {}: no prometheus/prometheus.yml there",
+            dir.display()
+        );
+    }
+    let candidates = [
+        std::env::current_dir().ok(),
+        // The checkout that built this binary (stack/..).
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(Path::to_path_buf),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|dir| looks_right(dir))
+        .context("cannot find the repository (prometheus/prometheus.yml): run from the checkout or pass --repo-dir")
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn write(path: &Path, header: &str, body: &str) -> anyhow::Result<()> {
+    std::fs::write(path, format!("{header}{body}"))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+const HEADER_PROMETHEUS: &str = "# Read by Prometheus under `stack up`; GENERATED from prometheus/prometheus.yml, do not edit.\n\
+# Wires: the same jobs and rules, with targets rewritten to this host's ports.\n";
+const HEADER_ALERTMANAGER: &str = "# Read by Alertmanager under `stack up`; GENERATED from alertmanager/alertmanager.yml, do not edit.\n\
+# Wires: the same routes, with the inbox webhook on this host and its token from the state directory.\n";

@@ -1,0 +1,121 @@
+//! The state directory: everything `stack up` writes lives under one folder
+//! (default `.stack/`, git-ignored), so removing it resets the stack.
+//!
+//! ```text
+//! .stack/
+//!   inbox-token            bearer token shared by Alertmanager and the inbox (0600)
+//!   prometheus.yml         generated from prometheus/prometheus.yml
+//!   alertmanager.yml       generated from alertmanager/alertmanager.yml
+//!   stack.json             URLs, pids and logs of the running stack (while up)
+//!   data/<component>/      TSDB, silences, Grafana database...
+//!   logs/<component>.log   stdout and stderr of each component
+//! ```
+
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use rand::Rng as _;
+use serde::Serialize;
+
+/// Paths inside the state directory.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    pub root: PathBuf,
+}
+
+impl StateDir {
+    /// Creates the directory tree (absolute paths, so generated configs work
+    /// from any working directory).
+    pub fn create(dir: &Path) -> anyhow::Result<Self> {
+        for sub in ["data", "logs"] {
+            std::fs::create_dir_all(dir.join(sub))
+                .with_context(|| format!("creating state directory {}", dir.join(sub).display()))?;
+        }
+        let root = dir
+            .canonicalize()
+            .with_context(|| format!("resolving {}", dir.display()))?;
+        Ok(Self { root })
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// `data/<component>/`, created.
+    pub fn data(&self, component: &str) -> anyhow::Result<PathBuf> {
+        let dir = self.root.join("data").join(component);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(dir)
+    }
+
+    pub fn log(&self, component: &str) -> PathBuf {
+        self.root.join("logs").join(format!("{component}.log"))
+    }
+
+    /// The inbox token: the explicit one, else the saved one, else a new
+    /// random one; always (re)written to `inbox-token` with mode 0600.
+    pub fn token(&self, explicit: Option<&str>) -> anyhow::Result<(String, PathBuf)> {
+        let path = self.file("inbox-token");
+        let saved = std::fs::read_to_string(&path)
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        let token = match (explicit.map(str::trim).filter(|t| !t.is_empty()), saved) {
+            (Some(t), _) => t.to_owned(),
+            (None, Some(t)) => t,
+            (None, None) => {
+                let bytes: [u8; 24] = rand::rng().random();
+                bytes.iter().map(|b| format!("{b:02x}")).collect()
+            }
+        };
+        write_private(&path, &token)?;
+        Ok((token, path))
+    }
+
+    /// Writes `stack.json` describing the running stack.
+    pub fn write_manifest(&self, manifest: &Manifest) -> anyhow::Result<()> {
+        let path = self.file("stack.json");
+        let json = serde_json::to_string_pretty(manifest)?;
+        // Write then rename, so a reader never sees half a file.
+        let tmp = self.file("stack.json.tmp");
+        std::fs::write(&tmp, json).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+
+    pub fn remove_manifest(&self) {
+        let _ = std::fs::remove_file(self.file("stack.json"));
+    }
+}
+
+/// What `stack.json` says about the running stack (scripts and the
+/// end-to-end test read it).
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub state_dir: PathBuf,
+    pub inbox_token_file: PathBuf,
+    pub components: Vec<ManifestEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ManifestEntry {
+    pub name: &'static str,
+    pub pid: u32,
+    pub url: String,
+    pub log: PathBuf,
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
