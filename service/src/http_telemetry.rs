@@ -23,8 +23,9 @@ use std::time::Instant;
 
 use axum::extract::MatchedPath;
 use axum::http::{HeaderValue, Request, Response};
+use opentelemetry::Context as OtelContext;
 use opentelemetry::propagation::TextMapPropagator as _;
-use opentelemetry::trace::{SpanContext, TraceContextExt as _};
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -178,7 +179,7 @@ where
                 method,
             }
         });
-        let (span, span_context) = if self.traces {
+        let (span, otel) = if self.traces {
             server_span(&request, method)
         } else {
             (Span::none(), None)
@@ -193,7 +194,7 @@ where
             method,
             active,
             span,
-            span_context,
+            otel,
         }
     }
 }
@@ -201,7 +202,7 @@ where
 /// Opens the server span, joined to the caller's trace when the request
 /// carries a valid `traceparent` (an invalid one is ignored by the
 /// propagator: the span starts a new trace).
-fn server_span<B>(request: &Request<B>, method: &'static str) -> (Span, Option<SpanContext>) {
+fn server_span<B>(request: &Request<B>, method: &'static str) -> (Span, Option<OtelContext>) {
     let user_agent = request
         .headers()
         .get(http::header::USER_AGENT)
@@ -230,13 +231,15 @@ fn server_span<B>(request: &Request<B>, method: &'static str) -> (Span, Option<S
     // Fails only when no OpenTelemetry layer is installed: then there is no
     // trace to join anyway.
     let _ = span.set_parent(parent);
+    // Starts the OpenTelemetry span now (sampling happens here), so the
+    // trace id is known for the log fields and the response header.
     let context = span.context();
-    let span_context = context.span().span_context().clone();
-    if !span_context.is_valid() {
+    let trace_id = context.span().span_context().trace_id();
+    if !context.span().span_context().is_valid() {
         return (span, None);
     }
-    span.record("trace_id", tracing::field::display(span_context.trace_id()));
-    (span, Some(span_context))
+    span.record("trace_id", tracing::field::display(trace_id));
+    (span, Some(context))
 }
 
 fn protocol_version(version: http::Version) -> &'static str {
@@ -259,7 +262,7 @@ pin_project! {
         method: &'static str,
         active: Option<ActiveGuard>,
         span: Span,
-        span_context: Option<SpanContext>,
+        otel: Option<OtelContext>,
     }
 }
 
@@ -286,9 +289,13 @@ where
         if !this.span.is_disabled() {
             if let Some(route) = route {
                 this.span.record("http.route", route.as_ref());
-                let name = if method == "_OTHER" { "HTTP" } else { method };
-                this.span
-                    .record("otel.name", format!("{name} {route}").as_str());
+                // The OpenTelemetry span is already started (see
+                // `server_span`), so rename it directly: tracing-opentelemetry
+                // only applies `otel.name` to spans not started yet.
+                if let Some(otel) = this.otel.as_ref() {
+                    let name = if method == "_OTHER" { "HTTP" } else { method };
+                    otel.span().update_name(format!("{name} {route}"));
+                }
             }
             this.span.record("http.response.status_code", status);
             if status >= 500 {
@@ -297,7 +304,7 @@ where
             }
         }
         // The field values are only computed when the access log is enabled.
-        let span_context: &Option<SpanContext> = this.span_context;
+        let otel: &Option<OtelContext> = this.otel;
         let span: &mut Span = this.span;
         tracing::info!(
             target: "service::access",
@@ -306,14 +313,15 @@ where
             route = route.map(|r| r.as_ref()).unwrap_or(""),
             status,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
-            trace_id = %span_context
+            trace_id = %otel
                 .as_ref()
-                .map(|context| context.trace_id().to_string())
+                .map(|context| context.span().span_context().trace_id().to_string())
                 .unwrap_or_default(),
             "request finished"
         );
-        if let Some(context) = span_context.as_ref()
-            && let Ok(value) = HeaderValue::from_str(&traceparent_value(context))
+        if let Some(context) = otel.as_ref()
+            && let Ok(value) =
+                HeaderValue::from_str(&traceparent_value(context.span().span_context()))
         {
             response.headers_mut().insert("traceparent", value);
         }

@@ -279,8 +279,13 @@ impl ServiceProcess {
                 if let Some(addr) = line
                     .split("listening on ")
                     .nth(1)
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .and_then(|addr| addr.trim_matches('"').parse::<SocketAddr>().ok())
+                    .map(|rest| {
+                        let end = rest
+                            .find(|c: char| !(c.is_ascii_hexdigit() || ".:[]".contains(c)))
+                            .unwrap_or(rest.len());
+                        &rest[..end]
+                    })
+                    .and_then(|addr| addr.parse::<SocketAddr>().ok())
                 {
                     let _ = found_tx.send(addr);
                 }
