@@ -355,9 +355,16 @@ async fn healthcheck_subcommand_reports_the_service_state() {
     assert!(!down.status.success());
 }
 
+/// Arguments, environment, and the setting the error must name.
+type BadSetting = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
 #[test]
 fn bad_settings_fail_with_one_clear_line() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+    let cases: [BadSetting; 5] = [
         (&["--listen", "nowhere"], &[], "--listen"),
         (&["--telemetry", "loud"], &[], "--telemetry"),
         (
