@@ -331,3 +331,43 @@ fn optional_integrations_are_mounted_only_by_their_overrides() {
         );
     }
 }
+
+/// Both images: built from the locked workspace in a Rust stage, run as a
+/// non-root user in a small runtime image, with the binary's own healthcheck.
+#[test]
+fn dockerfiles_are_multi_stage_locked_non_root_with_healthcheck() {
+    let root = repo_root();
+    for package in ["service", "inbox"] {
+        let path = root.join(package).join("Dockerfile");
+        let text = read(&path).unwrap_or_else(|e| panic!("{e}"));
+        let froms: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
+        assert_eq!(
+            froms.len(),
+            2,
+            "{}: builder and runtime stages",
+            path.display()
+        );
+        assert!(
+            froms[0].starts_with("FROM rust:1.95-bookworm"),
+            "{}",
+            froms[0]
+        );
+        assert!(
+            froms[1].contains("distroless") && froms[1].contains("nonroot"),
+            "{}",
+            froms[1]
+        );
+        assert!(text.contains(&format!("cargo build --release --locked -p {package}")));
+        assert!(text.lines().any(|l| l.trim() == "USER nonroot:nonroot"));
+        assert!(text.contains(&format!(
+            "CMD [\"/usr/local/bin/{package}\", \"healthcheck\"]"
+        )));
+    }
+    let ignore = read(&root.join(".dockerignore")).unwrap_or_else(|e| panic!("{e}"));
+    for entry in ["target/", ".git/", ".env"] {
+        assert!(
+            ignore.lines().any(|l| l.trim() == entry),
+            ".dockerignore lacks {entry}"
+        );
+    }
+}
