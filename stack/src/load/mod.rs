@@ -69,7 +69,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = online_cpus();
     let routes = if args.cpu {
         if args.cpu_ms == 0 || args.cpu_ms > 10_000 {
             bail!("--cpu-ms must be 1..=10000 (the service's /api/cpu limit)");
@@ -168,6 +168,17 @@ async fn execute(plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// CPUs the kernel has online: the ones node_exporter reports and the CPU
+/// alert averages over (a cgroup CPU quota may allow fewer to be busy).
+fn online_cpus() -> usize {
+    // SAFETY: sysconf has no preconditions; a negative answer means unknown.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(online)
+        .ok()
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn describe_routes(routes: &[Route]) -> String {
