@@ -67,3 +67,51 @@ fn is_known_port(port: u16) -> bool {
     .iter()
     .any(|r| r.default_port() == port)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::up::ports::Role;
+    use clap::Parser;
+
+    fn inbox_and_service() -> Ports {
+        let Command::Up(args) =
+            Cli::parse_from(["stack", "up", "--inbox-port", "0", "--service-port", "0"]).command
+        else {
+            unreachable!()
+        };
+        Ports::choose(&args, &[Role::Inbox, Role::Service]).expect("ports")
+    }
+
+    #[test]
+    fn maps_by_contract_port() {
+        let ports = inbox_and_service();
+        let service = ports.addr(Role::Service).expect("service");
+        assert_eq!(
+            rewrite_target("service:5000", &ports),
+            Rewritten::Local(service)
+        );
+        assert_eq!(
+            rewrite_target("node-exporter:9100", &ports),
+            Rewritten::NotRunning
+        );
+        assert_eq!(
+            rewrite_target("example.org:1234", &ports),
+            Rewritten::Unknown
+        );
+        assert_eq!(rewrite_target("no-port", &ports), Rewritten::Unknown);
+    }
+
+    #[test]
+    fn rewrites_url_authority_only() {
+        let ports = inbox_and_service();
+        let inbox = ports.addr(Role::Inbox).expect("inbox");
+        assert_eq!(
+            rewrite_url("http://inbox:5080/api/notifications", &ports),
+            Some(format!("http://{inbox}/api/notifications"))
+        );
+        assert_eq!(rewrite_url("http://tempo:3200", &ports), None);
+        assert_eq!(rewrite_url("not a url", &ports), None);
+    }
+}
