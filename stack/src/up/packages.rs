@@ -40,6 +40,11 @@ pub enum InstallError {
     NotAllowed { packages: String, command: String },
     #[error("`{command}` failed ({status}); run it yourself and retry")]
     Failed { command: String, status: String },
+    #[error("{package}: {path} does not exist (check the --*-bin flag / STACK_*_BIN variable)")]
+    BadPath {
+        package: &'static str,
+        path: PathBuf,
+    },
     #[error("installed {0} but its binary is still not found")]
     StillMissing(&'static str),
 }
@@ -50,6 +55,16 @@ pub fn ensure(
     tools: &[(DebianTool, Option<&Path>)],
     may_install: bool,
 ) -> Result<Vec<PathBuf>, InstallError> {
+    for (tool, explicit) in tools {
+        if let Some(path) = explicit
+            && !path.is_file()
+        {
+            return Err(InstallError::BadPath {
+                package: tool.package,
+                path: path.to_path_buf(),
+            });
+        }
+    }
     let find = |tool: &DebianTool, explicit: Option<&Path>| match explicit {
         Some(p) => Some(p.to_owned()),
         None => on_path(tool.binaries),
@@ -86,7 +101,8 @@ fn install(packages: &[&str], may_install: bool) -> Result<(), InstallError> {
         return Err(InstallError::NotAllowed {
             packages: list.clone(),
             command: format!(
-                "sudo apt-get update && sudo apt-get install -y --no-install-recommends {list}"
+                "{sudo}apt-get update && {sudo}apt-get install -y --no-install-recommends {list}",
+                sudo = if is_root() { "" } else { "sudo " }
             ),
         });
     };
