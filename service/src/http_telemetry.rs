@@ -33,7 +33,7 @@ use tracing::Span;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::metrics::{HttpMetrics, method_label};
+use crate::metrics::{HttpMetrics, METHOD_LABELS, method_index};
 use crate::propagation::{HeaderExtractor, traceparent_value};
 use crate::routes;
 
@@ -148,7 +148,7 @@ pub struct HttpTelemetry<S> {
 /// does not leave the gauge too high.
 struct ActiveGuard {
     metrics: Arc<HttpMetrics>,
-    method: &'static str,
+    method: usize,
 }
 
 impl Drop for ActiveGuard {
@@ -171,12 +171,13 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let start = Instant::now();
-        let method = method_label(request.method());
+        let method_index = method_index(request.method());
+        let method = METHOD_LABELS[method_index];
         let active = self.metrics.as_ref().map(|metrics| {
-            metrics.active(method, 1);
+            metrics.active(method_index, 1);
             ActiveGuard {
                 metrics: metrics.clone(),
-                method,
+                method: method_index,
             }
         });
         let (span, otel) = if self.traces {
@@ -203,11 +204,11 @@ where
 /// carries a valid `traceparent` (an invalid one is ignored by the
 /// propagator: the span starts a new trace).
 fn server_span<B>(request: &Request<B>, method: &'static str) -> (Span, Option<OtelContext>) {
+    // `None` records nothing: no empty attribute for clients without one.
     let user_agent = request
         .headers()
         .get(http::header::USER_AGENT)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
+        .and_then(|value| value.to_str().ok());
     // The name is refined to "{METHOD} {route}" once the router has matched;
     // semconv names an unknown method's span plain "HTTP".
     let name = if method == "_OTHER" { "HTTP" } else { method };
@@ -225,20 +226,19 @@ fn server_span<B>(request: &Request<B>, method: &'static str) -> (Span, Option<O
         url.scheme = "http",
         network.protocol.version = protocol_version(request.version()),
         user_agent.original = user_agent,
-        trace_id = Empty,
     );
     let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
     // Fails only when no OpenTelemetry layer is installed: then there is no
     // trace to join anyway.
     let _ = span.set_parent(parent);
     // Starts the OpenTelemetry span now (sampling happens here), so the
-    // trace id is known for the log fields and the response header.
+    // trace id is known for the access log and the response header. (It is
+    // not recorded as a span field: every field would also be exported as a
+    // span attribute, and the trace id is already the span's own.)
     let context = span.context();
-    let trace_id = context.span().span_context().trace_id();
     if !context.span().span_context().is_valid() {
         return (span, None);
     }
-    span.record("trace_id", tracing::field::display(trace_id));
     (span, Some(context))
 }
 

@@ -17,10 +17,12 @@
 //! three constant labels to every series for no query benefit.
 
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _, UpDownCounter};
+use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder as _, Registry, TextEncoder};
@@ -32,20 +34,24 @@ pub const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
-/// The HTTP methods kept as label values; anything else becomes `_OTHER`, so
-/// clients cannot grow the label set by inventing methods.
-const KNOWN_METHODS: [&str; 9] = [
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+/// The method label values: the nine standard methods, then `_OTHER` for
+/// anything else, so clients cannot grow the label set by inventing methods.
+pub const METHOD_LABELS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "_OTHER",
 ];
+
+/// Index of `method`'s label in [`METHOD_LABELS`].
+pub fn method_index(method: &http::Method) -> usize {
+    let name = method.as_str();
+    METHOD_LABELS[..9]
+        .iter()
+        .position(|known| *known == name)
+        .unwrap_or(9)
+}
 
 /// Maps a request method to its bounded label value (semconv `_OTHER`).
 pub fn method_label(method: &http::Method) -> &'static str {
-    let name = method.as_str();
-    KNOWN_METHODS
-        .iter()
-        .find(|known| **known == name)
-        .copied()
-        .unwrap_or("_OTHER")
+    METHOD_LABELS[method_index(method)]
 }
 
 /// Errors while setting up the metrics pipeline.
@@ -68,12 +74,23 @@ pub struct Metrics {
     pub http: HttpMetrics,
 }
 
-/// The three HTTP server instruments.
+/// The HTTP server instruments.
 #[derive(Debug, Clone)]
 pub struct HttpMetrics {
     requests: Counter<u64>,
     duration: Histogram<f64>,
-    active: UpDownCounter<i64>,
+    in_flight: Arc<InFlight>,
+}
+
+/// Requests in flight per method label: plain atomics, read by an
+/// asynchronous instrument at scrape time. Two SDK updates per request
+/// (+1, -1) would cost about as much as the counter and histogram together.
+#[derive(Debug, Default)]
+struct InFlight {
+    counts: [AtomicI64; 10],
+    /// Methods seen at least once: only those are exported, so an idle
+    /// method does not appear as a series of zeros from the start.
+    seen: [AtomicBool; 10],
 }
 
 impl Metrics {
@@ -91,6 +108,25 @@ impl Metrics {
             .with_resource(resource)
             .build();
         let meter = provider.meter("service");
+        let in_flight = Arc::new(InFlight::default());
+        let observed = in_flight.clone();
+        // The instrument handle only marks the registration; the callback
+        // stays registered with the provider.
+        let _active = meter
+            .i64_observable_up_down_counter("http.server.active_requests")
+            .with_unit("{request}")
+            .with_description("Number of HTTP requests in flight.")
+            .with_callback(move |observer| {
+                for (index, label) in METHOD_LABELS.iter().enumerate() {
+                    if observed.seen[index].load(Ordering::Relaxed) {
+                        observer.observe(
+                            observed.counts[index].load(Ordering::Relaxed),
+                            &[KeyValue::new("http.request.method", *label)],
+                        );
+                    }
+                }
+            })
+            .build();
         let http = HttpMetrics {
             requests: meter
                 .u64_counter("http.server.requests")
@@ -103,11 +139,7 @@ impl Metrics {
                 .with_description("Duration of HTTP server requests.")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
-            active: meter
-                .i64_up_down_counter("http.server.active_requests")
-                .with_unit("{request}")
-                .with_description("Number of HTTP requests in flight.")
-                .build(),
+            in_flight,
         };
         Ok(Self {
             registry,
@@ -164,10 +196,16 @@ impl HttpMetrics {
         }
     }
 
-    /// Marks a request as started (`+1`) or finished (`-1`).
-    pub fn active(&self, method: &'static str, delta: i64) {
-        self.active
-            .add(delta, &[KeyValue::new("http.request.method", method)]);
+    /// Marks a request with method label `METHOD_LABELS[method]` as started
+    /// (`+1`) or finished (`-1`).
+    pub fn active(&self, method: usize, delta: i64) {
+        let Some(count) = self.in_flight.counts.get(method) else {
+            return;
+        };
+        count.fetch_add(delta, Ordering::Relaxed);
+        if !self.in_flight.seen[method].load(Ordering::Relaxed) {
+            self.in_flight.seen[method].store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -190,7 +228,7 @@ mod tests {
         metrics
             .http
             .record("GET", Some(&route), 200, Duration::from_millis(3));
-        metrics.http.active("GET", 1);
+        metrics.http.active(0, 1);
         let text = String::from_utf8(metrics.render().expect("render")).expect("utf-8");
         assert!(text.contains(
             r#"http_server_requests_total{http_request_method="GET",http_response_status_code="200",http_route="/api/items/{id}"} 1"#

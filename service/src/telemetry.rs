@@ -23,7 +23,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
 };
 use tracing::Level;
-use tracing_subscriber::filter::{EnvFilter, FilterExt as _, Targets, filter_fn};
+use tracing_subscriber::filter::{EnvFilter, FilterExt as _, LevelFilter, Targets, filter_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer as _, fmt};
@@ -201,7 +201,17 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
             .with_location(false)
             .with_level(false)
             .with_target(false)
-            .with_filter(Targets::new().with_target("service", Level::DEBUG))
+            // Nothing here reads `opentelemetry::Context::current()`: parents
+            // come from the tracing span tree, so skip attaching the context
+            // on every poll.
+            .with_context_activation(false)
+            // The access-log line would otherwise be copied into every
+            // server span as an event (formatted and exported per request).
+            .with_filter(
+                Targets::new()
+                    .with_target("service", Level::DEBUG)
+                    .with_target("service::access", LevelFilter::OFF),
+            )
     });
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     tracing_subscriber::registry()

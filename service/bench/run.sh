@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Benchmark of the service's instrumentation cost: throughput, latency and peak
+# memory with telemetry off / metrics only / metrics + traces, and /metrics scrape time.
+#
+# Usage: service/bench/run.sh            (from anywhere; writes a Markdown table to stdout)
+# Env:   BENCH_DURATION=10s BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_THREADS=2 BENCH_PATH=/
+#        BENCH_PORT=15000 BENCH_SINK_PORT=14317 CARGO_TARGET_DIR (default: <repo>/target)
+#
+# Method: a release build; each mode runs as a fresh process, warmed up for 2 s, then loaded
+# by wrk (keep-alive, BENCH_CONNECTIONS connections) for BENCH_DURATION. Modes are interleaved
+# for BENCH_ROUNDS rounds and the median round per mode is reported, so slow drifts of the
+# machine hit every mode alike. Peak RSS is VmHWM from /proc/PID/status after the load.
+# Service CPU per request is the process's utime+stime (/proc/PID/stat, all threads, including
+# the span exporter) over the measured run divided by the requests wrk completed: unlike req/s
+# it barely moves when other processes compete for the two cores.
+# In the traces mode every request is sampled (always_on) and exported over OTLP/gRPC to a
+# real receiver (examples/otlp_sink.rs) on the same host. Scrape time is the median of 50
+# sequential `GET /metrics` after the load, measured by curl's time_total.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+duration=${BENCH_DURATION:-10s}
+rounds=${BENCH_ROUNDS:-3}
+connections=${BENCH_CONNECTIONS:-64}
+threads=${BENCH_THREADS:-2}
+path=${BENCH_PATH:-/}
+port=${BENCH_PORT:-15000}
+sink_port=${BENCH_SINK_PORT:-14317}
+target=${CARGO_TARGET_DIR:-$PWD/target}
+
+for tool in wrk curl; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "bench: $tool is missing; install it with: sudo apt-get install -y $tool" >&2
+    exit 1
+  fi
+done
+
+cargo build --release --quiet -p service --bin service --example otlp_sink >&2
+service_bin=$target/release/service
+sink_bin=$target/release/examples/otlp_sink
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_healthy() {
+  local deadline=$((SECONDS + 20))
+  until "$service_bin" healthcheck --url "http://127.0.0.1:$port/healthz" --timeout 1s 2>/dev/null; do
+    ((SECONDS < deadline)) || { echo "bench: service did not become healthy" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+
+"$sink_bin" "127.0.0.1:$sink_port" >"$work/sink.log" 2>&1 &
+sink_pid=$!
+pids+=("$sink_pid")
+
+# run_mode MODE ROUND: prints "rps p50 p90 p99 hwm_kib scrape_ms"
+run_mode() {
+  local mode=$1 round=$2
+  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_TRACES_SAMPLER=always_on \
+    "$service_bin" --listen "127.0.0.1:$port" --telemetry "$mode" --log-filter warn \
+    >"$work/service-$mode-$round.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  wait_healthy
+  wrk -t"$threads" -c"$connections" -d2s "http://127.0.0.1:$port$path" >"$work/warm-$mode-$round.txt"
+  local cpu_before cpu_after
+  cpu_before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency "http://127.0.0.1:$port$path" \
+    >"$work/wrk-$mode-$round.txt"
+  cpu_after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  local scrape_ms
+  scrape_ms=$(for _ in $(seq 50); do
+    curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/metrics"
+  done | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]*1000}')
+  local hwm
+  hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+  kill -TERM "$pid"
+  wait "$pid" || { echo "bench: service ($mode) exited non-zero" >&2; cat "$work/service-$mode-$round.log" >&2; exit 1; }
+  awk -v hwm="$hwm" -v scrape="$scrape_ms" -v ticks=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /Requests\/sec/ {rps=$2}
+    /requests in/ {requests=$1}
+    $1=="50%" {p50=ms($2)} $1=="90%" {p90=ms($2)} $1=="99%" {p99=ms($2)}
+    /Non-2xx/ {bad=$4}
+    END { if (bad) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 }
+          printf "%s %.3f %.3f %.3f %s %s %.2f\n", rps, p50, p90, p99, hwm, scrape, ticks / hz / requests * 1e6 }' "$work/wrk-$mode-$round.txt"
+}
+
+modes=(off metrics full)
+for round in $(seq "$rounds"); do
+  for mode in "${modes[@]}"; do
+    echo "bench: round $round/$rounds, telemetry=$mode" >&2
+    run_mode "$mode" "$round" >>"$work/results-$mode"
+  done
+done
+kill -TERM "$sink_pid"
+wait "$sink_pid" || true
+spans=$(awk '/received/ {print $2}' "$work/sink.log")
+
+median_row() { sort -n -k1,1 "$work/results-$1" | awk -v n="$rounds" 'NR==int((n+1)/2)'; }
+base_rps=$(median_row off | awk '{print $1}')
+
+echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr)"
+echo "load: wrk -t$threads -c$connections -d$duration GET $path, median of $rounds interleaved rounds"
+echo
+echo "| telemetry | req/s | vs off | p50 ms | p90 ms | p99 ms | service CPU µs/req | peak RSS MiB | /metrics scrape ms |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for mode in "${modes[@]}"; do
+  median_row "$mode" | awk -v mode="$mode" -v base="$base_rps" '{
+    printf "| %s | %.0f | %.3f | %.3f | %.3f | %.3f | %.2f | %.1f | %.3f |\n", mode, $1, $1/base, $2, $3, $4, $7, $5/1024, $6 }'
+done
+echo
+echo "all rounds (req/s): $(for mode in "${modes[@]}"; do printf '%s=[%s] ' "$mode" "$(awk '{printf "%.0f ", $1}' "$work/results-$mode")"; done)"
+full_requests=$(cat "$work"/warm-full-* "$work"/wrk-full-* | awk '/requests in/ {n+=$1} END {print n}')
+dropped=$(cat "$work"/service-full-*.log | grep -o 'dropped_span_count[^ ]*' | grep -o '[0-9]*' | awk '{n+=$1} END {print n+0}')
+echo "full mode: $full_requests requests under wrk, $dropped spans dropped by the full queue (service log), ${spans:-unknown} spans received by the OTLP sink"

@@ -1,0 +1,68 @@
+//! A minimal OTLP/gRPC trace receiver for the benchmark: accepts every
+//! export (decoding it fully, like a collector would), counts the spans and
+//! prints the total when stopped with SIGTERM/SIGINT.
+//!
+//! ```sh
+//! cargo run --release -p service --example otlp_sink -- 127.0.0.1:14317
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use tokio::signal::unix::{SignalKind, signal};
+
+struct Sink {
+    spans: Arc<AtomicU64>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Sink {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let spans: usize = request
+            .get_ref()
+            .resource_spans
+            .iter()
+            .flat_map(|resource| &resource.scope_spans)
+            .map(|scope| scope.spans.len())
+            .sum();
+        self.spans.fetch_add(spans as u64, Ordering::Relaxed);
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let addr: SocketAddr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:14317".to_owned())
+        .parse()?;
+    let spans = Arc::new(AtomicU64::new(0));
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    println!("otlp sink listening on {addr}");
+    tonic::transport::Server::builder()
+        .add_service(TraceServiceServer::new(Sink {
+            spans: spans.clone(),
+        }))
+        .serve_with_shutdown(addr, async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        })
+        .await?;
+    println!("received {} spans", spans.load(Ordering::Relaxed));
+    Ok(())
+}
