@@ -4,7 +4,8 @@
 #
 # Usage: service/bench/run.sh            (from anywhere; writes a Markdown table to stdout)
 # Env:   BENCH_DURATION=10s BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_THREADS=2 BENCH_PATH=/
-#        BENCH_PORT=15000 BENCH_SINK_PORT=14317 CARGO_TARGET_DIR (default: <repo>/target)
+#        BENCH_PORT=15000 BENCH_SINK_PORT=14317 BENCH_SAMPLED=1 (also run full-10%)
+#        CARGO_TARGET_DIR (default: <repo>/target)
 #
 # Method: a release build; each mode runs as a fresh process, warmed up for 2 s, then loaded
 # by wrk (keep-alive, BENCH_CONNECTIONS connections) for BENCH_DURATION. Modes are interleaved
@@ -13,7 +14,7 @@
 # Service CPU per request is the process's utime+stime (/proc/PID/stat, all threads, including
 # the span exporter) over the measured run divided by the requests wrk completed: unlike req/s
 # it barely moves when other processes compete for the two cores.
-# In the traces mode every request is sampled (always_on) and exported over OTLP/gRPC to a
+# In the full mode every request is sampled (always_on) and exported over OTLP/gRPC to a
 # real receiver (examples/otlp_sink.rs) on the same host. Scrape time is the median of 50
 # sequential `GET /metrics` after the load, measured by curl's time_total.
 set -euo pipefail
@@ -60,9 +61,11 @@ pids+=("$sink_pid")
 
 # run_mode MODE ROUND: prints "rps p50 p90 p99 hwm_kib scrape_ms"
 run_mode() {
-  local mode=$1 round=$2
-  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_TRACES_SAMPLER=always_on \
-    "$service_bin" --listen "127.0.0.1:$port" --telemetry "$mode" --log-filter warn \
+  local mode=$1 round=$2 telemetry=$1 sampler=always_on
+  if [[ $mode == full-10% ]]; then telemetry=full sampler=traceidratio; fi
+  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_TRACES_SAMPLER=$sampler \
+    OTEL_TRACES_SAMPLER_ARG=0.1 \
+    "$service_bin" --listen "127.0.0.1:$port" --telemetry "$telemetry" --log-filter warn \
     >"$work/service-$mode-$round.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
@@ -91,7 +94,10 @@ run_mode() {
           printf "%s %.3f %.3f %.3f %s %s %.2f\n", rps, p50, p90, p99, hwm, scrape, ticks / hz / requests * 1e6 }' "$work/wrk-$mode-$round.txt"
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# full-10% (not a goal, for scale): traces on, but only 10% of traces sampled.
 modes=(off metrics full)
+[[ ${BENCH_SAMPLED:-1} == 1 ]] && modes+=(full-10%)
 for round in $(seq "$rounds"); do
   for mode in "${modes[@]}"; do
     echo "bench: round $round/$rounds, telemetry=$mode" >&2
@@ -106,6 +112,7 @@ median_row() { sort -n -k1,1 "$work/results-$1" | awk -v n="$rounds" 'NR==int((n
 base_rps=$(median_row off | awk '{print $1}')
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr)"
+echo "load average (1/5/15 min) before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (other processes competing for the cores make req/s noisy; CPU/req much less so)"
 echo "load: wrk -t$threads -c$connections -d$duration GET $path, median of $rounds interleaved rounds"
 echo
 echo "| telemetry | req/s | vs off | p50 ms | p90 ms | p99 ms | service CPU µs/req | peak RSS MiB | /metrics scrape ms |"
@@ -116,6 +123,7 @@ for mode in "${modes[@]}"; do
 done
 echo
 echo "all rounds (req/s): $(for mode in "${modes[@]}"; do printf '%s=[%s] ' "$mode" "$(awk '{printf "%.0f ", $1}' "$work/results-$mode")"; done)"
-full_requests=$(cat "$work"/warm-full-* "$work"/wrk-full-* | awk '/requests in/ {n+=$1} END {print n}')
-dropped=$(cat "$work"/service-full-*.log | grep -o 'dropped_span_count[^ ]*' | grep -o '[0-9]*' | awk '{n+=$1} END {print n+0}')
-echo "full mode: $full_requests requests under wrk, $dropped spans dropped by the full queue (service log), ${spans:-unknown} spans received by the OTLP sink"
+full_requests=$(cat "$work"/warm-full-[0-9]* "$work"/wrk-full-[0-9]* | awk '/requests in/ {n+=$1} END {print n}')
+dropped=$(cat "$work"/service-full-[0-9]*.log | grep -o 'dropped_span_count[^ ]*' | grep -o '[0-9]*' | awk '{n+=$1} END {print n+0}')
+echo "full mode (every request sampled): $full_requests requests under wrk, $dropped spans dropped because the queue was full (service log)"
+echo "spans received by the OTLP sink over all traced runs (full and full-10%, warm-ups included): ${spans:-unknown}"
