@@ -410,3 +410,100 @@ fn bad_settings_fail_with_one_clear_line() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_each_requests_trace_id() {
+    let receiver = OtlpReceiver::start().await;
+    let endpoint = receiver.endpoint();
+    let service = ServiceProcess::start(
+        &["--log-format", "json"],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+    );
+    let client = HttpClient::new();
+    let reply = client.get(&service.url("/api/items")).await;
+    let (trace_id, _) = traceparent_of(&reply);
+    let line = eventually(Duration::from_secs(5), "the access log line", || {
+        service
+            .output()
+            .into_iter()
+            .find(|line| line.contains(&trace_id))
+    })
+    .await;
+    let json: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+    assert_eq!(json["target"], "service::access", "{json}");
+    assert_eq!(json["fields"]["trace_id"], trace_id.as_str(), "{json}");
+    assert_eq!(json["fields"]["route"], "/api/items", "{json}");
+    assert_eq!(json["fields"]["status"], 200, "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampler_and_exporter_environment_variables_are_honoured() {
+    let receiver = OtlpReceiver::start().await;
+    let endpoint = receiver.endpoint();
+
+    // OTEL_TRACES_SAMPLER=always_off: the trace id is still propagated (flags
+    // 00) but nothing is recorded or exported.
+    let mut unsampled = ServiceProcess::start(
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_TRACES_SAMPLER", "always_off"),
+        ],
+    );
+    let client = HttpClient::new();
+    let reply = client.get(&unsampled.url("/")).await;
+    let header = reply
+        .headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .expect("traceparent")
+        .to_owned();
+    assert!(header.ends_with("-00"), "{header}");
+    unsampled.signal(libc::SIGTERM);
+    assert!(unsampled.wait_exit(Duration::from_secs(10)).0.success());
+    assert!(receiver.spans().is_empty(), "always_off exported spans");
+
+    // OTEL_TRACES_EXPORTER=none: no spans, no traceparent, metrics still on.
+    let service = ServiceProcess::start(&[], &[("OTEL_TRACES_EXPORTER", "none")]);
+    let reply = client.get(&service.url("/")).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.headers.get("traceparent").is_none());
+    let metrics = client.get(&service.url("/metrics")).await.text();
+    assert!(metrics.contains("http_server_requests_total{"), "{metrics}");
+    assert!(
+        service
+            .output()
+            .iter()
+            .any(|line| line.contains("traces are off"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_collector_does_not_slow_requests() {
+    // Every export takes 3 s to be answered: longer than the whole test's
+    // request phase is allowed to take.
+    let receiver = OtlpReceiver::start_with_delay(Duration::from_secs(3)).await;
+    let endpoint = receiver.endpoint();
+    let mut service = ServiceProcess::start(
+        &["--flush-timeout", "1s"],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+    );
+    let client = HttpClient::new();
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..500 {
+        let sent = Instant::now();
+        let reply = client.get(&service.url("/api/items/1")).await;
+        assert_eq!(reply.status, 200);
+        slowest = slowest.max(sent.elapsed());
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "slowest request took {slowest:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    service.signal(libc::SIGTERM);
+    let (status, took) = service.wait_exit(Duration::from_secs(8));
+    assert!(status.success(), "exit status {status}");
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+}

@@ -358,7 +358,10 @@ pub struct OtlpReceiver {
     stop: Option<oneshot::Sender<()>>,
 }
 
-struct Collect(Arc<Mutex<Vec<ExportTraceServiceRequest>>>);
+struct Collect {
+    requests: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+    delay: Duration,
+}
 
 #[tonic::async_trait]
 impl TraceService for Collect {
@@ -366,7 +369,9 @@ impl TraceService for Collect {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        self.0
+        // A slow collector: answer late.
+        tokio::time::sleep(self.delay).await;
+        self.requests
             .lock()
             .expect("receiver lock")
             .push(request.into_inner());
@@ -378,12 +383,20 @@ impl TraceService for Collect {
 
 impl OtlpReceiver {
     pub async fn start() -> Self {
+        Self::start_with_delay(Duration::ZERO).await
+    }
+
+    /// A receiver that takes `delay` to answer each export.
+    pub async fn start_with_delay(delay: Duration) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind receiver");
         let addr = listener.local_addr().expect("receiver addr");
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let service = TraceServiceServer::new(Collect(requests.clone()));
+        let service = TraceServiceServer::new(Collect {
+            requests: requests.clone(),
+            delay,
+        });
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = tonic::transport::Server::builder()
