@@ -243,6 +243,16 @@ async fn collector_unreachable_requests_succeed_and_shutdown_is_bounded() {
         })
         .expect("item series");
     assert_eq!(ok.value, 1000.0);
+    // Memory stays bounded while spans cannot leave: the queue drops, it
+    // does not grow (a debug build, so the bound is loose).
+    let status = std::fs::read_to_string(format!("/proc/{}/status", service.pid()))
+        .expect("read /proc status");
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
 
     service.signal(libc::SIGTERM);
     // grace (idle: immediate) + flush timeout 2 s + margin
