@@ -253,6 +253,16 @@ async fn collector_unreachable_requests_succeed_and_shutdown_is_bounded() {
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM");
     assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
+    // The outage is reported once the first batch has failed (after the
+    // exporter's own retries).
+    eventually(Duration::from_secs(10), "the export failure report", || {
+        service
+            .output()
+            .iter()
+            .any(|line| line.contains("span export failing"))
+            .then_some(())
+    })
+    .await;
 
     service.signal(libc::SIGTERM);
     // grace (idle: immediate) + flush timeout 2 s + margin
@@ -260,7 +270,7 @@ async fn collector_unreachable_requests_succeed_and_shutdown_is_bounded() {
     assert!(status.success(), "exit status {status}");
     assert!(took < Duration::from_secs(6), "shutdown took {took:?}");
 
-    // The outage is reported, but not once per batch.
+    // ... but not once per batch.
     let output = service.output();
     let reports = output
         .iter()
