@@ -5,9 +5,10 @@
 //!   tonic, tower, the OTLP crate, the batch processor's per-batch export
 //!   error) are muted: [`crate::export::ReportingExporter`] reports export
 //!   trouble itself, at a limited rate.
-//! * The OpenTelemetry layer turns this crate's spans (server span, store
-//!   access, CPU burn) into OpenTelemetry spans, batched and sent over OTLP
-//!   gRPC. It only sees spans from this crate, so the exporter's own HTTP/2
+//! * The OpenTelemetry layer turns this crate's `tracing` spans (store
+//!   access, CPU burn) into OpenTelemetry spans, children of the server span
+//!   that [`crate::http_telemetry`] starts with the OpenTelemetry API. All
+//!   spans are batched and sent over OTLP gRPC. It only sees spans from this crate, so the exporter's own HTTP/2
 //!   client can never produce spans about exporting spans.
 
 use std::io::IsTerminal as _;
@@ -201,10 +202,6 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
             .with_location(false)
             .with_level(false)
             .with_target(false)
-            // Nothing here reads `opentelemetry::Context::current()`: parents
-            // come from the tracing span tree, so skip attaching the context
-            // on every poll.
-            .with_context_activation(false)
             // The access-log line would otherwise be copied into every
             // server span as an event (formatted and exported per request).
             .with_filter(
@@ -214,6 +211,10 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
             )
     });
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    // The HTTP middleware starts server spans from the global provider.
+    if let Some(provider) = &provider {
+        opentelemetry::global::set_tracer_provider(provider.clone());
+    }
     tracing_subscriber::registry()
         .with(fmt_layer)
         .with(otel_layer)
