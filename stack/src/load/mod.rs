@@ -10,7 +10,9 @@
 //! tickets) or `--duration D`, or on Ctrl-C. Requests cycle through the route
 //! list in order, so the split between routes is exact and reproducible.
 
+mod drive;
 pub mod mix;
+mod progress;
 pub mod summary;
 
 use std::process::ExitCode;
@@ -19,47 +21,33 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use indicatif::{ProgressBar, ProgressStyle};
-use tokio::sync::Semaphore;
 
 use crate::cli::LoadArgs;
+use drive::{MAX_IN_FLIGHT, Shared, closed_loop, open_loop};
 use mix::Route;
-use summary::{Outcome, Stats};
-
-/// Most requests in flight in open-loop mode; beyond this the generator
-/// itself would become the bottleneck and the report would lie.
-const MAX_IN_FLIGHT: usize = 4096;
+use progress::spawn_progress;
+use summary::Stats;
 
 /// When to stop issuing requests.
 #[derive(Debug, Clone, Copy)]
-enum Limit {
+pub enum Limit {
     Requests(u64),
     Duration(Duration),
 }
 
 /// How to pace requests.
 #[derive(Debug, Clone, Copy)]
-enum Pace {
+pub enum Pace {
     Concurrency(usize),
     Rate(f64),
 }
 
 /// Everything a run needs, validated.
-struct Plan {
-    base: String,
-    routes: Vec<Route>,
-    limit: Limit,
-    pace: Pace,
-}
-
-/// Shared between workers.
-struct Shared {
-    client: reqwest::Client,
-    plan: Plan,
-    next_ticket: AtomicU64,
-    stop: AtomicBool,
-    started: Instant,
-    stats: Mutex<Stats>,
+pub struct Plan {
+    pub base: String,
+    pub routes: Vec<Route>,
+    pub limit: Limit,
+    pub pace: Pace,
 }
 
 pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
@@ -186,135 +174,8 @@ fn describe_routes(routes: &[Route]) -> String {
     names.join(", ")
 }
 
-/// Takes the next request ticket, or `None` when the run is over.
-fn claim(shared: &Shared) -> Option<u64> {
-    if shared.stop.load(Ordering::Relaxed) {
-        return None;
-    }
-    if let Limit::Duration(d) = shared.plan.limit
-        && shared.started.elapsed() >= d
-    {
-        return None;
-    }
-    let ticket = shared.next_ticket.fetch_add(1, Ordering::Relaxed);
-    match shared.plan.limit {
-        Limit::Requests(n) if ticket >= n => None,
-        _ => Some(ticket),
-    }
-}
-
-async fn closed_loop(shared: &Arc<Shared>, concurrency: usize) {
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let shared = Arc::clone(shared);
-        workers.spawn(async move {
-            while let Some(ticket) = claim(&shared) {
-                send(&shared, ticket).await;
-            }
-        });
-    }
-    while workers.join_next().await.is_some() {}
-}
-
-async fn open_loop(shared: &Arc<Shared>, rate: f64) {
-    let period = Duration::from_secs_f64(1.0 / rate);
-    let mut ticker = tokio::time::interval(period);
-    // Burst: after a stall, catch up so the average rate holds.
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let mut in_flight = tokio::task::JoinSet::new();
-    loop {
-        ticker.tick().await;
-        let Some(ticket) = claim(shared) else { break };
-        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-            break;
-        };
-        let shared = Arc::clone(shared);
-        in_flight.spawn(async move {
-            send(&shared, ticket).await;
-            drop(permit);
-        });
-        // Reap finished tasks so the set does not grow for the whole run.
-        while in_flight.try_join_next().is_some() {}
-    }
-    while in_flight.join_next().await.is_some() {}
-}
-
-async fn send(shared: &Shared, ticket: u64) {
-    let routes = &shared.plan.routes;
-    // `len() >= 1` is guaranteed by `plan`; modulo keeps the mix exact.
-    let route = &routes[(ticket % routes.len() as u64) as usize];
-    let url = format!("{}{}", shared.plan.base, route.path);
-    let request = match route.body() {
-        Some(body) => shared
-            .client
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body),
-        None => shared.client.get(url),
-    };
-    let start = Instant::now();
-    let outcome = match request.send().await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            // Drain the body so the connection returns to the pool.
-            let _ = response.bytes().await;
-            Outcome::Status(status)
-        }
-        Err(_) => Outcome::Error,
-    };
-    let latency = start.elapsed();
-    shared
-        .stats
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .record(route, outcome, latency);
-}
-
 /// Ctrl-C or SIGTERM: stop issuing, let in-flight requests finish, report.
 async fn stop_on_signal(shared: Arc<Shared>) {
     crate::signals::wait_for_stop().await;
     shared.stop.store(true, Ordering::Relaxed);
-}
-
-/// Draws the progress bar (only on a terminal) until the run stops.
-fn spawn_progress(shared: Arc<Shared>, quiet: bool) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let bar = match shared.plan.limit {
-            Limit::Requests(n) => ProgressBar::new(n),
-            Limit::Duration(d) => ProgressBar::new(d.as_secs().max(1)),
-        };
-        if quiet {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        }
-        let template = match shared.plan.limit {
-            Limit::Requests(_) => "{bar:40} {pos}/{len} requests {msg}",
-            Limit::Duration(_) => "{bar:40} {pos}/{len}s {msg}",
-        };
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style);
-        }
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
-        loop {
-            tick.tick().await;
-            let done = shared
-                .stats
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .completed();
-            let secs = shared.started.elapsed().as_secs_f64();
-            match shared.plan.limit {
-                Limit::Requests(_) => bar.set_position(done),
-                Limit::Duration(_) => bar.set_position(secs as u64),
-            }
-            bar.set_message(format!(
-                "{done} done, {:.0} req/s",
-                done as f64 / secs.max(0.001)
-            ));
-            if shared.stop.load(Ordering::Relaxed) {
-                break;
-            }
-        }
-        bar.finish_and_clear();
-    })
 }

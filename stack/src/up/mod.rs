@@ -15,6 +15,7 @@
 
 pub mod alertmanager_config;
 pub mod binaries;
+pub mod components;
 pub mod optional;
 pub mod packages;
 pub mod ports;
@@ -25,7 +26,7 @@ pub mod state;
 pub mod targets;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -33,20 +34,10 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 use crate::cli::UpArgs;
+pub use components::Launch;
 use ports::{Ports, Role};
 use process::Supervised;
 use state::{Manifest, ManifestEntry, StateDir};
-
-/// A component to start: how, and how to tell it is ready.
-pub struct Launch {
-    pub name: &'static str,
-    pub role: Role,
-    pub command: Command,
-    /// Path polled until it answers 2xx.
-    pub ready_path: &'static str,
-    /// Path printed for humans.
-    pub show_path: &'static str,
-}
 
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     // One thread: children are spawned from the main thread, which lives as
@@ -128,86 +119,14 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let am_config = state.file("alertmanager.yml");
     write(&am_config, HEADER_ALERTMANAGER, &am_yaml)?;
 
-    // What to start, in dependency order: receivers before senders.
-    let addr = |role| ports.addr(role).map(|a| a.to_string()).unwrap_or_default();
-    let mut launches = Vec::new();
-
-    let mut inbox = Command::new(&inbox_bin);
-    inbox
-        .arg("--listen")
-        .arg(addr(Role::Inbox))
-        .env("INBOX_TOKEN", &token);
-    launches.push(Launch {
-        name: "inbox",
-        role: Role::Inbox,
-        command: inbox,
-        ready_path: "/healthz",
-        show_path: "/",
-    });
-
-    let mut service = Command::new(&service_bin);
-    service.arg("--listen").arg(addr(Role::Service));
-    match ports.url(Role::OtlpGrpc) {
-        Some(endpoint) => {
-            service.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
-        }
-        // No Collector: keep the service from retrying an absent endpoint,
-        // unless the operator chose an exporter setting themselves.
-        None if std::env::var_os("OTEL_TRACES_EXPORTER").is_none() => {
-            service.env("OTEL_TRACES_EXPORTER", "none");
-        }
-        None => {}
-    }
-    launches.push(Launch {
-        name: "service",
-        role: Role::Service,
-        command: service,
-        ready_path: "/readyz",
-        show_path: "/",
-    });
-
-    let mut node = Command::new(&node_exporter_bin);
-    node.arg(format!("--web.listen-address={}", addr(Role::NodeExporter)));
-    launches.push(Launch {
-        name: "node_exporter",
-        role: Role::NodeExporter,
-        command: node,
-        ready_path: "/metrics",
-        show_path: "/metrics",
-    });
-
-    let mut am = Command::new(&alertmanager_bin);
-    am.arg(format!("--config.file={}", am_config.display()))
-        .arg(format!(
-            "--storage.path={}",
-            state.data("alertmanager")?.display()
-        ))
-        .arg(format!("--web.listen-address={}", addr(Role::Alertmanager)))
-        // Empty disables the gossip cluster (default 0.0.0.0:9094).
-        .arg("--cluster.listen-address=");
-    launches.push(Launch {
-        name: "alertmanager",
-        role: Role::Alertmanager,
-        command: am,
-        ready_path: "/-/ready",
-        show_path: "/",
-    });
-
-    let mut prom = Command::new(&prometheus_bin);
-    prom.arg(format!("--config.file={}", prom_config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            state.data("prometheus")?.display()
-        ))
-        .arg(format!("--web.listen-address={}", addr(Role::Prometheus)));
-    launches.push(Launch {
-        name: "prometheus",
-        role: Role::Prometheus,
-        command: prom,
-        ready_path: "/-/ready",
-        show_path: "/",
-    });
-
+    let bins = components::Binaries {
+        service: service_bin,
+        inbox: inbox_bin,
+        prometheus: prometheus_bin,
+        node_exporter: node_exporter_bin,
+        alertmanager: alertmanager_bin,
+    };
+    let mut launches = components::core(&bins, &ports, &state, &token, &prom_config, &am_config)?;
     launches.extend(extras.launches(&repo, &state, &ports, &token)?);
 
     // Start and wait, one by one; an error drops `running`, stopping them all.

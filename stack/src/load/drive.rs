@@ -1,0 +1,109 @@
+//! Issuing requests: numbered tickets, the two pacing loops, one request.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use super::summary::{Outcome, Stats};
+use super::{Limit, Plan};
+
+/// Most requests in flight in open-loop mode; beyond this the generator
+/// itself would become the bottleneck and the report would lie.
+pub const MAX_IN_FLIGHT: usize = 4096;
+
+/// Shared between workers.
+pub struct Shared {
+    pub client: reqwest::Client,
+    pub plan: Plan,
+    pub next_ticket: AtomicU64,
+    pub stop: AtomicBool,
+    pub started: Instant,
+    pub stats: Mutex<Stats>,
+}
+
+/// Takes the next request ticket, or `None` when the run is over.
+fn claim(shared: &Shared) -> Option<u64> {
+    if shared.stop.load(Ordering::Relaxed) {
+        return None;
+    }
+    if let Limit::Duration(d) = shared.plan.limit
+        && shared.started.elapsed() >= d
+    {
+        return None;
+    }
+    let ticket = shared.next_ticket.fetch_add(1, Ordering::Relaxed);
+    match shared.plan.limit {
+        Limit::Requests(n) if ticket >= n => None,
+        _ => Some(ticket),
+    }
+}
+
+pub async fn closed_loop(shared: &Arc<Shared>, concurrency: usize) {
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let shared = Arc::clone(shared);
+        workers.spawn(async move {
+            while let Some(ticket) = claim(&shared) {
+                send(&shared, ticket).await;
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+}
+
+pub async fn open_loop(shared: &Arc<Shared>, rate: f64) {
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let mut ticker = tokio::time::interval(period);
+    // Burst: after a stall, catch up so the average rate holds.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut in_flight = tokio::task::JoinSet::new();
+    loop {
+        ticker.tick().await;
+        let Some(ticket) = claim(shared) else { break };
+        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+            break;
+        };
+        let shared = Arc::clone(shared);
+        in_flight.spawn(async move {
+            send(&shared, ticket).await;
+            drop(permit);
+        });
+        // Reap finished tasks so the set does not grow for the whole run.
+        while in_flight.try_join_next().is_some() {}
+    }
+    while in_flight.join_next().await.is_some() {}
+}
+
+async fn send(shared: &Shared, ticket: u64) {
+    let routes = &shared.plan.routes;
+    // `len() >= 1` is guaranteed by `plan`; modulo keeps the mix exact.
+    let route = &routes[(ticket % routes.len() as u64) as usize];
+    let url = format!("{}{}", shared.plan.base, route.path);
+    let request = match route.body() {
+        Some(body) => shared
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body),
+        None => shared.client.get(url),
+    };
+    let start = Instant::now();
+    let outcome = match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            // Drain the body so the connection returns to the pool.
+            let _ = response.bytes().await;
+            Outcome::Status(status)
+        }
+        Err(_) => Outcome::Error,
+    };
+    let latency = start.elapsed();
+    shared
+        .stats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .record(route, outcome, latency);
+}
