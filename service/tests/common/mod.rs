@@ -266,6 +266,13 @@ impl ServiceProcess {
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        // Hermetic: settings from the developer's or CI's environment must
+        // not change what the test starts.
+        for (key, _) in std::env::vars() {
+            if key.starts_with("SERVICE_") || key.starts_with("OTEL_") {
+                command.env_remove(key);
+            }
+        }
         for (key, value) in envs {
             command.env(key, value);
         }
