@@ -205,6 +205,12 @@ fn rewrite_listen_addresses(text: &str, ports: &Ports) -> String {
             );
         }
     }
+    // The Collector's own metrics reader takes host and port separately.
+    if let Some(metrics) = ports.get(Role::CollectorMetrics) {
+        out = out
+            .replace("port: 8888", &format!("port: {metrics}"))
+            .replace("host: 0.0.0.0", &format!("host: {}", ports.ip));
+    }
     out
 }
 
@@ -251,12 +257,13 @@ mod tests {
 
     #[test]
     fn rewrites_collector_listen_addresses() {
-        let ports = ports(&[Role::OtlpGrpc, Role::Spanmetrics]);
+        let ports = ports(&[Role::OtlpGrpc, Role::CollectorMetrics]);
         let grpc = ports.addr(Role::OtlpGrpc).expect("grpc");
-        let text = "endpoint: 0.0.0.0:4317\nexporter: tempo:4317\n";
+        let metrics = ports.get(Role::CollectorMetrics).expect("metrics");
+        let text = "endpoint: 0.0.0.0:4317\nexporter: tempo:4317\nhost: 0.0.0.0\nport: 8888\n";
         assert_eq!(
             rewrite_listen_addresses(text, &ports),
-            format!("endpoint: {grpc}\nexporter: tempo:4317\n")
+            format!("endpoint: {grpc}\nexporter: tempo:4317\nhost: 127.0.0.1\nport: {metrics}\n")
         );
     }
 }
