@@ -246,3 +246,42 @@ impl TelemetryGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ResourceAttributes;
+
+    fn service_name(config: &ServeConfig) -> Option<String> {
+        resource(config)
+            .get(&opentelemetry::Key::from_static_str("service.name"))
+            .map(|value| value.to_string())
+    }
+
+    #[test]
+    fn service_name_precedence() {
+        let mut config = ServeConfig::default();
+        assert_eq!(service_name(&config).as_deref(), Some("service"));
+
+        config.resource_attributes = Some(ResourceAttributes(vec![
+            ("service.name".to_owned(), "from-attributes".to_owned()),
+            ("deployment.environment".to_owned(), "dev".to_owned()),
+        ]));
+        assert_eq!(service_name(&config).as_deref(), Some("from-attributes"));
+
+        config.service_name = Some("from-service-name".to_owned());
+        assert_eq!(service_name(&config).as_deref(), Some("from-service-name"));
+    }
+
+    #[test]
+    fn noisy_targets_are_muted_unless_named() {
+        let filter = log_filter("info").expect("valid").to_string();
+        assert!(
+            filter.contains("h2=off") && filter.contains("tonic=off"),
+            "{filter}"
+        );
+        let filter = log_filter("info,tonic=debug").expect("valid").to_string();
+        assert!(!filter.contains("tonic=off"), "{filter}");
+        assert!(log_filter("info,=[").is_err());
+    }
+}
