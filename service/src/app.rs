@@ -4,11 +4,11 @@
 //!
 //! 1. [`HttpTelemetryLayer`]: sees every request and response, including
 //!    fallbacks and panics, so every response is counted exactly once.
-//! 2. `CatchPanicLayer`: a handler panic becomes a JSON 500 (counted),
-//!    not a dropped connection.
-//! 3. `DefaultBodyLimit`: bodies over the limit make the JSON extractor
+//! 2. `DefaultBodyLimit`: bodies over the limit make the JSON extractor
 //!    answer 413.
-//! 4. The routes, each wrapped by [`RouteTagLayer`] to report its template.
+//! 3. The routes, each wrapped by [`RouteTagLayer`] (reports its template)
+//!    around `CatchPanicLayer` (a handler panic becomes a JSON 500, counted
+//!    under its route, not a dropped connection).
 
 use std::any::Any;
 use std::sync::Arc;
@@ -39,18 +39,25 @@ pub struct App {
 /// middleware. Tracing needs the global subscriber from
 /// [`telemetry::init`]; without it no spans are recorded.
 pub fn app(config: &ServeConfig) -> Result<App, MetricsError> {
+    assemble(routes::router(), config)
+}
+
+/// Wraps `routes` in the middleware stack (tests add routes of their own).
+fn assemble(routes: Router<AppState>, config: &ServeConfig) -> Result<App, MetricsError> {
     let metrics = Arc::new(Metrics::new(telemetry::resource(config))?);
     let state = AppState::new(metrics.clone());
     let record_metrics = config.telemetry != TelemetryMode::Off;
     let traces =
         config.telemetry == TelemetryMode::Full && config.traces_exporter == TracesExporter::Otlp;
 
-    let mut router = routes::router()
+    let mut router = routes
+        // Inside the route tag, so a panic's 500 is still counted under
+        // its route.
+        .route_layer(CatchPanicLayer::custom(panic_response))
         .route_layer(RouteTagLayer)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(CatchPanicLayer::custom(panic_response));
+        .layer(DefaultBodyLimit::max(config.max_body_bytes));
     if record_metrics || traces {
         let http_metrics = record_metrics.then(|| Arc::new(metrics.http.clone()));
         router = router.layer(HttpTelemetryLayer::new(http_metrics, traces));
@@ -64,4 +71,41 @@ pub fn app(config: &ServeConfig) -> Result<App, MetricsError> {
 fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     ApiError::Internal.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    async fn boom() -> &'static str {
+        panic!("handler bug")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_counted_json_500() {
+        let config = ServeConfig {
+            telemetry: TelemetryMode::Metrics,
+            ..ServeConfig::default()
+        };
+        let routes = routes::router().route("/boom", get(boom));
+        let app = assemble(routes, &config).expect("app");
+        let response = app
+            .router
+            .clone()
+            .oneshot(Request::get("/boom").body(Body::empty()).expect("request"))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), 500);
+        let text = String::from_utf8(app.state.metrics().render().expect("render")).expect("utf-8");
+        assert!(
+            text.contains(
+                r#"http_server_requests_total{http_request_method="GET",http_response_status_code="500",http_route="/boom"} 1"#
+            ),
+            "{text}"
+        );
+    }
 }
