@@ -51,12 +51,14 @@ fn assemble(routes: Router<AppState>, config: &ServeConfig) -> Result<App, Metri
         config.telemetry == TelemetryMode::Full && config.traces_exporter == TracesExporter::Otlp;
 
     let mut router = routes
+        // Before the route layers, so they wrap it: a 405 is counted under
+        // the route whose path matched.
+        .method_not_allowed_fallback(error::method_not_allowed)
         // Inside the route tag, so a panic's 500 is still counted under
         // its route.
         .route_layer(CatchPanicLayer::custom(panic_response))
         .route_layer(RouteTagLayer)
         .fallback(error::not_found)
-        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes));
     if record_metrics || traces {
         let http_metrics = record_metrics.then(|| Arc::new(metrics.http.clone()));

@@ -30,11 +30,10 @@
 //! counted (there is no response), but it does leave the in-flight gauge.
 //!
 //! Labels are bounded whatever clients send: `http_route` is the route
-//! template (`/api/items/{id}`), absent for unmatched paths (`""` in
-//! PromQL) and for 405 answers (axum produces those outside the matched
-//! route's middleware); methods outside the standard nine are `_OTHER`;
-//! status codes are those the service produces. So random paths and methods
-//! add at most one series per method label and status (404, 405); the test
+//! template (`/api/items/{id}`; also on a 405, where the path matched),
+//! absent for unmatched paths (`""` in PromQL); methods outside the standard
+//! nine are `_OTHER`; status codes are those the service produces. So random
+//! paths and methods add at most a few series per method label; the test
 //! `random_paths_and_methods_add_a_bounded_number_of_series` checks it.
 //!
 //! # Traces

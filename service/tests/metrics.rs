@@ -154,7 +154,7 @@ const MIX: &[Kind] = &[
         path: "/api/items",
         body: None,
         status: 405,
-        route: "",
+        route: "/api/items",
     },
 ];
 
