@@ -715,7 +715,7 @@ async fn native_stack_counts_alerts_and_notifies() {
     let stopped_at = unix_now();
     log_step(start, "drill stopped and service stopped");
 
-    let deadline = Instant::now() + Duration::from_secs(180);
+    let deadline = Instant::now() + Duration::from_secs(240);
     let (mut resolved, mut down) = (None, None);
     while resolved.is_none() || down.is_none() {
         let notes = inbox_notifications(&client, &inbox).await;
@@ -759,6 +759,29 @@ async fn native_stack_counts_alerts_and_notifies() {
         .expect("post to inbox")
         .status();
     assert_eq!(unauthorized, reqwest::StatusCode::UNAUTHORIZED);
+    // What a person sees: the HTML page and the inbox's log lines.
+    let page = client
+        .get(format!("{inbox}/"))
+        .send()
+        .await
+        .expect("inbox page")
+        .text()
+        .await
+        .expect("inbox page text");
+    for name in ["HostHighCpuUsage", "ServiceDown"] {
+        assert!(page.contains(name), "inbox page lacks {name}: {page}");
+    }
+    let log_path = component(&manifest, "inbox")["log"]
+        .as_str()
+        .expect("inbox log")
+        .to_owned();
+    let log = std::fs::read_to_string(&log_path).expect("read inbox log");
+    assert!(
+        log.lines().any(|l| l.contains("FIRING")
+            && l.contains("ServiceDown")
+            && l.contains("alertmanager")),
+        "no readable ServiceDown line in the inbox log:\n{log}"
+    );
 
     // --- 6. clean shutdown ------------------------------------------------
     let status = stack
