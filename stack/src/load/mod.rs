@@ -169,9 +169,21 @@ fn online_cpus() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// Short description of the mix: the routes themselves when few, else a count
+/// (the closing summary lists every route).
 fn describe_routes(routes: &[Route]) -> String {
-    let names: Vec<String> = routes.iter().map(ToString::to_string).collect();
-    names.join(", ")
+    let mut names: Vec<String> = Vec::new();
+    for route in routes {
+        let name = route.to_string();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    if names.len() <= 3 {
+        names.join(", ")
+    } else {
+        format!("a mix of {} routes", names.len())
+    }
 }
 
 /// Ctrl-C or SIGTERM: stop issuing, let in-flight requests finish, report.
