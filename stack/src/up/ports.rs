@@ -56,6 +56,11 @@ impl Role {
         }
     }
 
+    /// The role whose contract port is `port`, if any.
+    pub fn for_default_port(port: u16) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.default_port() == port)
+    }
+
     const ALL: [Role; 11] = [
         Role::Service,
         Role::Inbox,
@@ -139,10 +144,7 @@ impl Ports {
     /// Maps a port written in the repository's configs to the running
     /// component's address; `None` when that component does not run here.
     pub fn remap(&self, config_port: u16) -> Option<SocketAddr> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.default_port() == config_port)
-            .and_then(|r| self.addr(r))
+        Role::for_default_port(config_port).and_then(|r| self.addr(r))
     }
 
     /// The host part for URLs (`127.0.0.1`, `[::1]`).

@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use super::ports::Ports;
+use super::ports::{Ports, Role};
 
 /// What became of one `host:port` target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub fn rewrite_target(target: &str, ports: &Ports) -> Rewritten {
     };
     match ports.remap(port) {
         Some(addr) => Rewritten::Local(addr),
-        None if is_known_port(port) => Rewritten::NotRunning,
+        None if Role::for_default_port(port).is_some() => Rewritten::NotRunning,
         None => Rewritten::Unknown,
     }
 }
@@ -49,30 +49,10 @@ pub fn rewrite_url(url: &str, ports: &Ports) -> Option<String> {
     }
 }
 
-fn is_known_port(port: u16) -> bool {
-    use super::ports::Role::*;
-    [
-        Service,
-        Inbox,
-        NodeExporter,
-        Prometheus,
-        Alertmanager,
-        Grafana,
-        OtlpGrpc,
-        OtlpHttp,
-        CollectorMetrics,
-        Spanmetrics,
-        CollectorHealth,
-    ]
-    .iter()
-    .any(|r| r.default_port() == port)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
-    use crate::up::ports::Role;
     use clap::Parser;
 
     fn inbox_and_service() -> Ports {
