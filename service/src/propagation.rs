@@ -20,15 +20,33 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
+/// Length of a version-00 `traceparent` value.
+pub const TRACEPARENT_LEN: usize = 55;
+
 /// The W3C `traceparent` value naming `context`: version `00`, trace id,
 /// span id, flags. Sent back to clients so they can look the trace up.
 pub fn traceparent_value(context: &SpanContext) -> String {
-    format!(
-        "00-{}-{}-{:02x}",
-        context.trace_id(),
-        context.span_id(),
-        context.trace_flags().to_u8()
-    )
+    String::from_utf8_lossy(&traceparent_bytes(context)).into_owned()
+}
+
+/// [`traceparent_value`] on the stack: written on every traced response,
+/// where `format!` (an allocation and the formatting machinery for a
+/// 128-bit hex number) was a visible share of the request's cost.
+pub fn traceparent_bytes(context: &SpanContext) -> [u8; TRACEPARENT_LEN] {
+    let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    hex_into(&mut out[3..35], &context.trace_id().to_bytes());
+    hex_into(&mut out[36..52], &context.span_id().to_bytes());
+    hex_into(&mut out[53..55], &[context.trace_flags().to_u8()]);
+    out
+}
+
+/// Writes `bytes` as lowercase hex into `out` (twice as long).
+fn hex_into(out: &mut [u8], bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0x0f)];
+    }
 }
 
 #[cfg(test)]

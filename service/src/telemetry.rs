@@ -12,6 +12,7 @@
 //!   client can never produce spans about exporting spans.
 
 use std::io::IsTerminal as _;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -21,7 +22,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider,
 };
 use tracing::Level;
 use tracing_subscriber::filter::{EnvFilter, FilterExt as _, LevelFilter, Targets, filter_fn};
@@ -42,6 +43,15 @@ const NOISY_TARGETS: [&str; 6] = [
     "opentelemetry_otlp",
     "opentelemetry-otlp",
 ];
+
+/// The tracer for server spans, set by [`init`] when traces are on.
+static SERVER_TRACER: OnceLock<SdkTracer> = OnceLock::new();
+
+/// The SDK tracer [`init`] installed for server spans, or `None` when
+/// traces are off (or `init` has not run, e.g. in in-process tests).
+pub fn server_tracer() -> Option<SdkTracer> {
+    SERVER_TRACER.get().cloned()
+}
 
 /// Errors while installing logging and tracing.
 #[derive(Debug, thiserror::Error)]
@@ -211,9 +221,13 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
             )
     });
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    // The HTTP middleware starts server spans from the global provider.
+    // The global provider serves other users of the OpenTelemetry API; the
+    // HTTP middleware takes the SDK tracer itself (`server_tracer`).
     if let Some(provider) = &provider {
         opentelemetry::global::set_tracer_provider(provider.clone());
+        // `init` runs once per process (the subscriber below can only be
+        // installed once), so a second value is impossible.
+        let _ = SERVER_TRACER.set(provider.tracer("service"));
     }
     tracing_subscriber::registry()
         .with(fmt_layer)

@@ -11,12 +11,14 @@ mod root;
 mod work;
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use axum::Router;
 use axum::routing::get;
 
 pub use items::{Item, ItemStore, NewItem};
 
+use crate::metrics::METHOD_LABELS;
 use crate::state::AppState;
 
 /// `GET /`
@@ -36,14 +38,47 @@ pub const READYZ: &str = "/readyz";
 /// `GET /metrics`
 pub const METRICS: &str = "/metrics";
 
-const ALL: [&str; 8] = [ROOT, ITEMS, ITEM, WORK, CPU, HEALTHZ, READYZ, METRICS];
+/// Every route template, in a fixed order (metric and span-name caches
+/// are indexed by it).
+pub const ALL: [&str; 8] = [ROOT, ITEMS, ITEM, WORK, CPU, HEALTHZ, READYZ, METRICS];
 
 /// Returns the static copy of a route template (allocates only for a route
 /// missing from the list above, which would be a bug, not a client input).
 pub fn intern(template: &str) -> Cow<'static, str> {
-    match ALL.iter().find(|known| **known == template) {
+    match known(template) {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(template.to_owned()),
+    }
+}
+
+/// The static copy of `text` if it is one of the route templates.
+pub fn known(text: &str) -> Option<&'static str> {
+    ALL.iter().find(|known| **known == text).copied()
+}
+
+/// Server span names `"{METHOD} {route}"` for every method label and
+/// route, built once: naming a span then costs no allocation.
+static SPAN_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    METHOD_LABELS
+        .iter()
+        .flat_map(|method| ALL.iter().map(move |route| format_span_name(method, route)))
+        .collect()
+});
+
+/// `"{METHOD} {route}"`; semconv calls an unknown method `HTTP` in names.
+fn format_span_name(method: &str, route: &str) -> String {
+    let method = if method == "_OTHER" { "HTTP" } else { method };
+    format!("{method} {route}")
+}
+
+/// The server span name for `method` (a [`METHOD_LABELS`] value) on
+/// `route`: static for the known routes, formatted otherwise.
+pub fn span_name(method: &str, route: &str) -> Cow<'static, str> {
+    let known_method = METHOD_LABELS.iter().position(|known| *known == method);
+    let known_route = ALL.iter().position(|known| *known == route);
+    match (known_method, known_route) {
+        (Some(m), Some(r)) => Cow::Borrowed(SPAN_NAMES[m * ALL.len() + r].as_str()),
+        _ => Cow::Owned(format_span_name(method, route)),
     }
 }
 
@@ -58,4 +93,18 @@ pub fn router() -> Router<AppState> {
         .route(HEALTHZ, get(health::healthz))
         .route(READYZ, get(health::readyz))
         .route(METRICS, get(metrics::metrics))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_names_follow_semconv() {
+        assert_eq!(span_name("GET", ITEM), "GET /api/items/{id}");
+        assert_eq!(span_name("POST", ITEMS), "POST /api/items");
+        assert_eq!(span_name("_OTHER", ROOT), "HTTP /");
+        assert!(matches!(span_name("GET", METRICS), Cow::Borrowed(_)));
+        assert_eq!(span_name("GET", "/not/a/route"), "GET /not/a/route");
+    }
 }
