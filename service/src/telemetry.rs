@@ -225,14 +225,16 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
     // HTTP middleware takes the SDK tracer itself (`server_tracer`).
     if let Some(provider) = &provider {
         opentelemetry::global::set_tracer_provider(provider.clone());
-        // `init` runs once per process (the subscriber below can only be
-        // installed once), so a second value is impossible.
-        let _ = SERVER_TRACER.set(provider.tracer("service"));
     }
     tracing_subscriber::registry()
         .with(fmt_layer)
         .with(otel_layer)
         .try_init()?;
+    if let Some(provider) = &provider {
+        // Only once the subscriber is in: `try_init` succeeds once per
+        // process, so this is the first and only value.
+        let _ = SERVER_TRACER.set(provider.tracer("service"));
+    }
     if provider.is_some() {
         tracing::info!(endpoint = %config.otlp_endpoint, "exporting traces over OTLP/gRPC");
     } else {
