@@ -150,7 +150,9 @@ pub fn validate_dashboard_providers(doc: &Value) -> Vec<Problem> {
 /// Docs-required: group `name`, `folder`, `interval`, `rules`; rule `uid`,
 /// `title`, `condition`, `data`, `for`; query `refId`, `datasourceUid`,
 /// `model`, and for data-source queries a `relativeTimeRange` with
-/// `from` > `to` (Grafana rejects 0..0); contact point `name`, `receivers`;
+/// `from` > `to` (Grafana rejects 0..0); a group `interval` that Grafana's
+/// scheduler accepts ([`is_valid_rule_group_interval`]); contact point
+/// `name`, `receivers`;
 /// receiver `uid`, `type`, `settings`; policy `receiver`; template `name`,
 /// `template`.
 pub fn validate_alerting(doc: &Value) -> Vec<Problem> {
@@ -186,10 +188,40 @@ pub fn validate_alerting(doc: &Value) -> Vec<Problem> {
     problems
 }
 
+/// Grafana's alert scheduler ticks every 10 s (its default `base_interval`).
+/// A rule group's interval must be a non-zero multiple of it, or Grafana
+/// rejects the group: `interval (15s) should be non-zero and divided exactly
+/// by scheduler interval: 10` (`ValidateRuleGroupInterval` in
+/// `pkg/services/ngalert/models/alert_rule.go`). During file provisioning that
+/// error stops Grafana.
+pub const SCHEDULER_BASE_INTERVAL_SECONDS: i64 = 10;
+
+/// Whether Grafana accepts `interval` as a rule group interval: whole
+/// seconds, non-zero, divisible by [`SCHEDULER_BASE_INTERVAL_SECONDS`].
+pub fn is_valid_rule_group_interval(interval: &str) -> bool {
+    duration_seconds(interval).is_some_and(|seconds| {
+        seconds > 0.0
+            && seconds.fract() == 0.0
+            && (seconds as i64) % SCHEDULER_BASE_INTERVAL_SECONDS == 0
+    })
+}
+
 fn validate_rule_group(group: &Value, at: &str, problems: &mut Vec<Problem>) {
     require(group, "name", Kind::Text, at, problems);
     require(group, "folder", Kind::Text, at, problems);
     require(group, "interval", Kind::Duration, at, problems);
+    if let Some(interval) = str_at(group, "interval")
+        && is_duration(interval)
+        && !is_valid_rule_group_interval(interval)
+    {
+        problems.push(Problem::new(
+            format!("{at}.interval"),
+            format!(
+                "{interval} is not a non-zero multiple of Grafana's {SCHEDULER_BASE_INTERVAL_SECONDS}s \
+                 scheduler interval; Grafana refuses the group and stops"
+            ),
+        ));
+    }
     require(group, "rules", Kind::List, at, problems);
     for (j, rule) in array_at(group, "rules").iter().enumerate() {
         let at = format!("{at}.rules[{j}]");

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use checks::files::{array_at, list, load_json, load_yaml, remove_path, str_at};
 use checks::grafana::{
-    all_panels, contact_point_names, provisioned_datasource_uids, referenced_datasource_uids,
-    validate_alerting, validate_dashboard, validate_dashboard_providers, validate_datasources,
+    all_panels, contact_point_names, is_valid_rule_group_interval, provisioned_datasource_uids,
+    referenced_datasource_uids, validate_alerting, validate_dashboard,
+    validate_dashboard_providers, validate_datasources,
 };
 use checks::promql::{Expr, alert_rule_exprs, check_parse, dashboard_exprs};
 use checks::{CheckError, Problem, into_result, repo_root};
@@ -209,6 +210,30 @@ fn removing_any_required_field_is_caught() {
             !validate_dashboard(&mutated).is_empty(),
             "removing {field} from the dashboard went unnoticed"
         );
+    }
+}
+
+/// Grafana exits at startup when a provisioned rule group's interval is not
+/// a multiple of its 10 s scheduler tick: the real file passes, and the
+/// same file with 15s (the bug this guards against), 0s or 5s is reported at
+/// the group's interval.
+#[test]
+fn a_rule_group_interval_grafana_refuses_is_caught() {
+    let rules = load(&repo_root().join("grafana/provisioning/alerting/rules.yaml"));
+    assert!(validate_alerting(&rules).is_empty());
+    for bad in ["15s", "0s", "5s", "1500ms", "1m5s"] {
+        let mut mutated = rules.clone();
+        mutated["groups"][0]["interval"] = bad.into();
+        let problems = validate_alerting(&mutated);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.at == "groups[0].interval" && p.message.contains("multiple")),
+            "interval {bad} was accepted: {problems:?}"
+        );
+    }
+    for good in ["10s", "20s", "1m", "1h"] {
+        assert!(is_valid_rule_group_interval(good), "{good} rejected");
     }
 }
 
