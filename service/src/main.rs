@@ -1,6 +1,7 @@
 //! The `service` binary: parse the configuration, run, report errors.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser as _;
@@ -26,6 +27,9 @@ fn main() -> ExitCode {
             .block_on(service::run(cli.serve))
             .context("service stopped with an error"),
     };
+    // Dropping the runtime would wait without limit for blocking-pool work
+    // still running (a CPU burn outliving the grace period): exit promptly.
+    runtime.shutdown_timeout(Duration::from_millis(500));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => report(&err),

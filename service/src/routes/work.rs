@@ -6,7 +6,7 @@
 //! workers that serve other requests. At most [`MAX_CONCURRENT_BURNS`] run at
 //! once; more answer 429 rather than queueing unbounded work.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -63,19 +63,23 @@ pub async fn cpu(
     query: Result<Query<DurationQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let ms = checked_duration(query)?;
-    let _permit = BurnPermit::acquire(state.burns()).ok_or_else(|| {
+    let permit = BurnPermit::acquire(state).ok_or_else(|| {
         ApiError::TooManyRequests(format!(
             "{MAX_CONCURRENT_BURNS} CPU burns are already running; retry later"
         ))
     })?;
     let span = tracing::debug_span!("cpu.burn", ms);
-    let iterations =
-        tokio::task::spawn_blocking(move || span.in_scope(|| burn(Duration::from_millis(ms))))
-            .await
-            .map_err(|err| {
-                tracing::error!(error = %err, "cpu burn task failed");
-                ApiError::Internal
-            })?;
+    // The permit moves into the burn: if the client hangs up, this handler is
+    // dropped but the burn runs on, and must keep holding its slot.
+    let iterations = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        span.in_scope(|| burn(Duration::from_millis(ms)))
+    })
+    .await
+    .map_err(|err| {
+        tracing::error!(error = %err, "cpu burn task failed");
+        ApiError::Internal
+    })?;
     Ok(Json(json!({ "burned_ms": ms, "iterations": iterations })))
 }
 
@@ -99,21 +103,22 @@ fn burn(duration: Duration) -> u64 {
 }
 
 /// A slot in the burn limit, released on drop.
-struct BurnPermit<'a>(&'a AtomicUsize);
+struct BurnPermit(AppState);
 
-impl<'a> BurnPermit<'a> {
-    fn acquire(running: &'a AtomicUsize) -> Option<Self> {
-        running
+impl BurnPermit {
+    fn acquire(state: AppState) -> Option<Self> {
+        state
+            .burns()
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
                 (now < MAX_CONCURRENT_BURNS).then_some(now + 1)
             })
             .ok()
-            .map(|_| Self(running))
+            .map(|_| Self(state))
     }
 }
 
-impl Drop for BurnPermit<'_> {
+impl Drop for BurnPermit {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.burns().fetch_sub(1, Ordering::AcqRel);
     }
 }
