@@ -1,14 +1,15 @@
 //! Assembles the router with its middleware stack.
 //!
-//! Order matters (outermost first):
+//! Order matters (outermost first). `Router::layer` wraps each endpoint,
+//! the 404 fallback included, and only layers added after `fallback` reach
+//! it:
 //!
 //! 1. [`HttpTelemetryLayer`]: sees every request and response, including
-//!    fallbacks and panics, so every response is counted exactly once.
+//!    404s, 405s and panics, so every response is counted exactly once.
 //! 2. `DefaultBodyLimit`: bodies over the limit make the JSON extractor
 //!    answer 413.
-//! 3. The routes, each wrapped by [`RouteTagLayer`] (reports its template)
-//!    around `CatchPanicLayer` (a handler panic becomes a JSON 500, counted
-//!    under its route, not a dropped connection).
+//! 3. `CatchPanicLayer` around each route: a handler panic becomes a JSON
+//!    500, counted under its route, not a dropped connection.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::{ServeConfig, TelemetryMode, TracesExporter};
 use crate::error::{self, ApiError};
-use crate::http_telemetry::{HttpTelemetryLayer, RouteTagLayer};
+use crate::http_telemetry::HttpTelemetryLayer;
 use crate::metrics::{Metrics, MetricsError};
 use crate::routes;
 use crate::state::AppState;
@@ -51,13 +52,10 @@ fn assemble(routes: Router<AppState>, config: &ServeConfig) -> Result<App, Metri
         config.telemetry == TelemetryMode::Full && config.traces_exporter == TracesExporter::Otlp;
 
     let mut router = routes
-        // Before the route layers, so they wrap it: a 405 is counted under
-        // the route whose path matched.
+        // A 405 is answered inside the route whose path matched, so it is
+        // counted under that route.
         .method_not_allowed_fallback(error::method_not_allowed)
-        // Inside the route tag, so a panic's 500 is still counted under
-        // its route.
         .route_layer(CatchPanicLayer::custom(panic_response))
-        .route_layer(RouteTagLayer)
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(config.max_body_bytes));
     if record_metrics || traces {

@@ -1,18 +1,17 @@
 //! The tower middleware that measures and traces every request.
 //!
-//! Two layers cooperate:
+//! [`HttpTelemetryLayer`] is installed with `Router::layer`, which in axum
+//! wraps every endpoint: each route (with its 405 fallback and the panic
+//! handler inside), and the fallback that answers unmatched paths. So it sees
+//! every response the router produces, 404s, 405s, 413s and panics turned
+//! into 500s included. axum sets `MatchedPath` before the endpoint runs, so
+//! the route *template* (`/api/items/{id}`, never the raw path) is known when
+//! the request starts; the fallback has none.
 //!
-//! * [`RouteTagLayer`] is installed with `Router::route_layer`, so it only
-//!   runs for requests a route matched. It copies the route *template*
-//!   (`/api/items/{id}`, never the raw path) from axum's `MatchedPath` into
-//!   the response extensions.
-//! * [`HttpTelemetryLayer`] wraps the whole router, so it also sees 404s,
-//!   405s, 413s and panics turned into 500s. When the response is ready it
-//!   reads the route tag (absent for unmatched paths), records the metrics
-//!   once, finishes the server span and adds the `traceparent` header.
-//!
-//! Both futures are hand-written (no boxing, no extra task): this code runs
-//! on every request and the benchmark holds it to a few percent of overhead.
+//! When the response is ready the layer records the metrics once, finishes
+//! the server span and adds the `traceparent` header. The future is
+//! hand-written (no boxing, no extra task): this code runs on every request
+//! and the benchmark holds it to a few percent of overhead.
 //!
 //! The server span is made with the OpenTelemetry API directly rather than
 //! as a `tracing` span: that skips the `tracing` registry and the
@@ -44,78 +43,6 @@ use crate::routes;
 
 /// The response header naming the server span.
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-
-/// The matched route template, carried from [`RouteTagLayer`] to
-/// [`HttpTelemetryLayer`] in the response extensions.
-#[derive(Debug, Clone)]
-pub struct MatchedRoute(pub Cow<'static, str>);
-
-/// Layer for `Router::route_layer`: tags responses with their route.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RouteTagLayer;
-
-impl<S> Layer<S> for RouteTagLayer {
-    type Service = RouteTag<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RouteTag { inner }
-    }
-}
-
-/// Service produced by [`RouteTagLayer`].
-#[derive(Debug, Clone)]
-pub struct RouteTag<S> {
-    inner: S,
-}
-
-impl<S, B, RB> Service<Request<B>> for RouteTag<S>
-where
-    S: Service<Request<B>, Response = Response<RB>>,
-{
-    type Response = Response<RB>;
-    type Error = S::Error;
-    type Future = RouteTagFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let route = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|matched| routes::intern(matched.as_str()));
-        RouteTagFuture {
-            inner: self.inner.call(request),
-            route,
-        }
-    }
-}
-
-pin_project! {
-    /// Future of [`RouteTag`].
-    pub struct RouteTagFuture<F> {
-        #[pin]
-        inner: F,
-        route: Option<Cow<'static, str>>,
-    }
-}
-
-impl<F, RB, E> Future for RouteTagFuture<F>
-where
-    F: Future<Output = Result<Response<RB>, E>>,
-{
-    type Output = Result<Response<RB>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = ready!(this.inner.poll(cx))?;
-        if let Some(route) = this.route.take() {
-            response.extensions_mut().insert(MatchedRoute(route));
-        }
-        Poll::Ready(Ok(response))
-    }
-}
 
 /// Layer that records metrics and (optionally) a server span per request.
 #[derive(Debug, Clone)]
@@ -196,6 +123,10 @@ where
         let start = Instant::now();
         let method_index = method_index(request.method());
         let method = METHOD_LABELS[method_index];
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|matched| routes::intern(matched.as_str()));
         let active = self.metrics.as_ref().map(|metrics| {
             metrics.active(method_index, 1);
             ActiveGuard {
@@ -206,7 +137,7 @@ where
         let otel = self
             .tracer
             .as_ref()
-            .map(|tracer| server_span(tracer, &request, method));
+            .map(|tracer| server_span(tracer, &request, method, route.as_ref()));
         let inner = match &otel {
             Some(context) => {
                 let _attached = context.clone().attach();
@@ -218,6 +149,7 @@ where
             inner,
             start,
             method,
+            route,
             active,
             otel,
         }
@@ -227,16 +159,28 @@ where
 /// Starts the server span, as a child of the caller's span when the request
 /// carries a valid `traceparent` (an invalid one is ignored by the
 /// propagator: the span starts a new trace). Returns the context holding it.
-fn server_span<B>(tracer: &SdkTracer, request: &Request<B>, method: &'static str) -> OtelContext {
+fn server_span<B>(
+    tracer: &SdkTracer,
+    request: &Request<B>,
+    method: &'static str,
+    route: Option<&Cow<'static, str>>,
+) -> OtelContext {
     let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
-    // The name is refined to "{METHOD} {route}" once the router has matched;
-    // semconv names an unknown method's span plain "HTTP".
-    let name = if method == "_OTHER" { "HTTP" } else { method };
-    // Every attribute goes in at the start (semconv: samplers may read
-    // them), into a vector with room for the three added at the end: the
+    // Semconv: "{METHOD} {route}", or the method alone without a route; an
+    // unknown method is named plain "HTTP".
+    let name = match route {
+        Some(route) => routes::span_name(method, route),
+        None if method == "_OTHER" => Cow::Borrowed("HTTP"),
+        None => Cow::Borrowed(method),
+    };
+    // Every request attribute goes in at the start (semconv: samplers may
+    // read them), into a vector with room for the two added at the end: the
     // SDK keeps this vector, so the span's attributes are never reallocated.
     let mut attributes = Vec::with_capacity(SPAN_ATTRIBUTES);
     attributes.push(KeyValue::new("http.request.method", method));
+    if let Some(route) = route {
+        attributes.push(KeyValue::new("http.route", route.clone()));
+    }
     let path = request.uri().path();
     // A path equal to a route template (`/`, `/api/items`, `/metrics`...)
     // borrows the static copy instead of allocating.
@@ -244,7 +188,7 @@ fn server_span<B>(tracer: &SdkTracer, request: &Request<B>, method: &'static str
         "url.path",
         match routes::known(path) {
             Some(known) => Value::from(known),
-            None => Value::from(path.to_owned()),
+            None => Value::from(bounded(path).to_owned()),
         },
     ));
     attributes.push(KeyValue::new("url.scheme", "http"));
@@ -257,7 +201,10 @@ fn server_span<B>(tracer: &SdkTracer, request: &Request<B>, method: &'static str
         .get(http::header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
     {
-        attributes.push(KeyValue::new("user_agent.original", agent.to_owned()));
+        attributes.push(KeyValue::new(
+            "user_agent.original",
+            bounded(agent).to_owned(),
+        ));
     }
     let span = tracer
         .span_builder(name)
@@ -267,9 +214,27 @@ fn server_span<B>(tracer: &SdkTracer, request: &Request<B>, method: &'static str
     parent.with_span(span)
 }
 
-/// Attributes a server span can have: five from the request, three from
-/// the response.
+/// Attributes a server span can have: six from the request, two from the
+/// response.
 const SPAN_ATTRIBUTES: usize = 8;
+
+/// Longest client-supplied text (path, user agent) copied into a span. A
+/// span waits in the export queue (up to `--span-queue-size` of them) while
+/// the collector is slow or away; without a cap, long URIs and headers
+/// (hyper accepts hundreds of KiB) would make that queue's memory unbounded.
+const MAX_ATTRIBUTE_BYTES: usize = 1024;
+
+/// `text` cut to at most [`MAX_ATTRIBUTE_BYTES`], on a character boundary.
+fn bounded(text: &str) -> &str {
+    if text.len() <= MAX_ATTRIBUTE_BYTES {
+        return text;
+    }
+    let mut end = MAX_ATTRIBUTE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 fn protocol_version(version: http::Version) -> &'static str {
     match version {
@@ -289,6 +254,7 @@ pin_project! {
         inner: F,
         start: Instant,
         method: &'static str,
+        route: Option<Cow<'static, str>>,
         active: Option<ActiveGuard>,
         otel: Option<OtelContext>,
     }
@@ -314,13 +280,13 @@ where
         let mut response = result?;
         let elapsed = this.start.elapsed();
         let status = response.status().as_u16();
-        let route = response.extensions().get::<MatchedRoute>().map(|m| &m.0);
+        let route = this.route.as_ref();
         if let Some(guard) = this.active.as_ref() {
             guard.metrics.record(guard.method, route, status, elapsed);
         }
         let otel: Option<OtelContext> = this.otel.take();
         if let Some(context) = otel.as_ref() {
-            finish_span(context, method, route, status);
+            finish_span(context, status);
         }
         // The field values are only computed when the access log is enabled.
         tracing::info!(
@@ -349,13 +315,8 @@ where
     }
 }
 
-/// Names the span after its route, adds the response attributes and ends it.
-fn finish_span(
-    context: &OtelContext,
-    method: &'static str,
-    route: Option<&Cow<'static, str>>,
-    status: u16,
-) {
+/// Adds the response attributes to the span and ends it.
+fn finish_span(context: &OtelContext, status: u16) {
     let span = context.span();
     if span.is_recording() {
         // One at a time: a temporary vector would be one more allocation.
@@ -363,10 +324,6 @@ fn finish_span(
             "http.response.status_code",
             i64::from(status),
         ));
-        if let Some(route) = route {
-            span.set_attribute(KeyValue::new("http.route", route.clone()));
-            span.update_name(routes::span_name(method, route));
-        }
         if status >= 500 {
             // Semconv: 4xx are the client's errors, not the server span's.
             span.set_attribute(KeyValue::new("error.type", status.to_string()));
