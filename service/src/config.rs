@@ -241,6 +241,8 @@ fn percent_decode(text: &str) -> String {
         let decoded = (bytes[index] == b'%')
             .then(|| text.get(index + 1..index + 3))
             .flatten()
+            // from_str_radix alone would accept a sign ("%+f").
+            .filter(|hex| hex.bytes().all(|byte| byte.is_ascii_hexdigit()))
             .and_then(|hex| u8::from_str_radix(hex, 16).ok());
         match decoded {
             Some(byte) => {
@@ -256,16 +258,20 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Accepts `http://host:port` or `https://host:port`; the OTLP crate would
-/// otherwise assume https for a bare `host:port`, which is rarely meant.
+/// Accepts `http://host:port`. The OTLP crate would assume https for a bare
+/// `host:port`, and this build has no TLS (the Collector runs beside the
+/// service), so an https endpoint could only fail later, at export time.
 pub fn parse_endpoint(text: &str) -> Result<String, String> {
     let uri: http::Uri = text
         .parse()
         .map_err(|_| format!("expected a URL like http://localhost:4317, got {text:?}"))?;
     match (uri.scheme_str(), uri.host()) {
-        (Some("http" | "https"), Some(_)) => Ok(text.to_owned()),
+        (Some("http"), Some(_)) => Ok(text.to_owned()),
+        (Some("https"), _) => Err(format!(
+            "this build exports without TLS: expected a URL like http://localhost:4317 (for https, build opentelemetry-otlp with its `tls-roots` feature), got {text:?}"
+        )),
         _ => Err(format!(
-            "expected a URL like http://localhost:4317 (scheme http or https and a host), got {text:?}"
+            "expected a URL like http://localhost:4317 (scheme http and a host), got {text:?}"
         )),
     }
 }
@@ -304,27 +310,33 @@ mod tests {
             ]
         );
         assert!(parse_resource_attributes("novalue").is_err());
+        let signed = parse_resource_attributes("a=%+f").expect("valid attributes");
+        assert_eq!(signed.0, vec![("a".to_owned(), "%+f".to_owned())]);
     }
 
     #[test]
     fn endpoints_and_ratios() {
         assert!(parse_endpoint("http://otel-collector:4317").is_ok());
         assert!(parse_endpoint("otel-collector:4317").is_err());
+        let https = parse_endpoint("https://otel-collector:4317").expect_err("no TLS");
+        assert!(https.contains("without TLS"), "{https}");
         assert_eq!(parse_ratio("0.25"), Ok(0.25));
         assert!(parse_ratio("1.5").is_err());
     }
 
     #[test]
     fn default_matches_the_command_line_defaults() {
-        let parsed = Cli::try_parse_from(["service"]).expect("no arguments is valid");
-        let default = ServeConfig::default();
-        // Compare the Debug forms: the environment of the test run could set
-        // SERVICE_* variables, so only compare when none is set.
-        if std::env::vars().all(|(key, _)| {
-            !key.starts_with("SERVICE_") && !key.starts_with("OTEL_") && key != "RUST_LOG"
-        }) {
-            assert_eq!(format!("{:?}", parsed.serve), format!("{default:?}"));
-        }
-        assert_eq!(default.listen.port(), 5000);
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        // Without the env bindings: the test run's own SERVICE_*/OTEL_*
+        // variables must not stand in for the defaults.
+        let matches = Cli::command()
+            .mut_args(|arg| arg.env(None::<&str>))
+            .try_get_matches_from(["service"])
+            .expect("no arguments is valid");
+        let parsed = Cli::from_arg_matches(&matches).expect("defaults parse");
+        assert_eq!(
+            format!("{:?}", parsed.serve),
+            format!("{:?}", ServeConfig::default())
+        );
     }
 }

@@ -53,11 +53,6 @@ pub fn method_index(method: &http::Method) -> usize {
         .unwrap_or(9)
 }
 
-/// Maps a request method to its bounded label value (semconv `_OTHER`).
-pub fn method_label(method: &http::Method) -> &'static str {
-    METHOD_LABELS[method_index(method)]
-}
-
 /// Errors while setting up the metrics pipeline.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
@@ -89,7 +84,7 @@ pub struct HttpMetrics {
 
 /// Status codes with a slot in [`SeriesCache`]: those the service answers.
 /// Others are recorded through the instruments' attribute lookup.
-const CACHED_STATUSES: [u16; 12] = [200, 201, 204, 400, 404, 405, 408, 413, 415, 422, 500, 503];
+const CACHED_STATUSES: [u16; 12] = [200, 201, 400, 404, 405, 409, 413, 415, 422, 429, 500, 503];
 
 /// Route slots: the route templates, then "no route" (unmatched path).
 const ROUTE_SLOTS: usize = routes::ALL.len() + 1;
@@ -318,10 +313,11 @@ mod tests {
 
     #[test]
     fn unknown_methods_collapse() {
-        assert_eq!(method_label(&http::Method::GET), "GET");
-        assert_eq!(method_label(&http::Method::PATCH), "PATCH");
+        let label = |method: &http::Method| METHOD_LABELS[method_index(method)];
+        assert_eq!(label(&http::Method::GET), "GET");
+        assert_eq!(label(&http::Method::PATCH), "PATCH");
         let custom = http::Method::from_bytes(b"BREW").expect("valid token");
-        assert_eq!(method_label(&custom), "_OTHER");
+        assert_eq!(label(&custom), "_OTHER");
     }
 
     #[test]

@@ -25,13 +25,9 @@ pub const TRACEPARENT_LEN: usize = 55;
 
 /// The W3C `traceparent` value naming `context`: version `00`, trace id,
 /// span id, flags. Sent back to clients so they can look the trace up.
-pub fn traceparent_value(context: &SpanContext) -> String {
-    String::from_utf8_lossy(&traceparent_bytes(context)).into_owned()
-}
-
-/// [`traceparent_value`] on the stack: written on every traced response,
-/// where `format!` (an allocation and the formatting machinery for a
-/// 128-bit hex number) was a visible share of the request's cost.
+/// Written on the stack: on every traced response, `format!` (an
+/// allocation and the formatting machinery for a 128-bit hex number) was a
+/// visible share of the request's cost.
 pub fn traceparent_bytes(context: &SpanContext) -> [u8; TRACEPARENT_LEN] {
     let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
     hex_into(&mut out[3..35], &context.trace_id().to_bytes());
@@ -66,8 +62,8 @@ mod tests {
             TraceState::default(),
         );
         assert_eq!(
-            traceparent_value(&context),
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            &traceparent_bytes(&context),
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         );
     }
 

@@ -169,6 +169,24 @@ fn tracer_provider(config: &ServeConfig) -> Option<SdkTracerProvider> {
     )
 }
 
+/// The log line writer for `format`, on stdout.
+fn log_writer(
+    format: LogFormat,
+) -> Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync> {
+    match format {
+        // Colours only on a terminal: escape codes in files and container
+        // logs are noise.
+        LogFormat::Text => fmt::layer()
+            .with_ansi(std::io::stdout().is_terminal())
+            .boxed(),
+        LogFormat::Json => fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+    }
+}
+
 /// Installs the global subscriber (logs, and traces when enabled) and the
 /// W3C trace-context propagator. Call once, inside the tokio runtime (the
 /// gRPC channel spawns its connection task there).
@@ -178,29 +196,15 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
         .and(filter_fn(|metadata| {
             metadata.name() != "BatchSpanProcessor.ExportError"
         }));
-    // Colours only on a terminal: escape codes in files and container logs
-    // are noise.
-    let ansi = std::io::stdout().is_terminal();
-    let fmt_layer = match config.log_format {
-        LogFormat::Text => fmt::layer().with_ansi(ansi).boxed(),
-        LogFormat::Json => fmt::layer()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .boxed(),
-    }
-    .with_filter(filter);
+    let fmt_layer = log_writer(config.log_format).with_filter(filter);
 
     // Logging first, so a failing exporter build below is reported.
     let provider = {
         // Not `SubscriberInitExt::set_default`: that would also claim the
         // `log` bridge, and the real `try_init` below would then fail.
         let _default = tracing::subscriber::set_default(
-            tracing_subscriber::registry().with(
-                fmt::layer()
-                    .with_ansi(ansi)
-                    .with_filter(log_filter(&config.log_filter)?),
-            ),
+            tracing_subscriber::registry()
+                .with(log_writer(config.log_format).with_filter(log_filter(&config.log_filter)?)),
         );
         tracer_provider(config)
     };
@@ -221,8 +225,9 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
             )
     });
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    // The global provider serves other users of the OpenTelemetry API; the
-    // HTTP middleware takes the SDK tracer itself (`server_tracer`).
+    // For code that uses the global OpenTelemetry API (a handler or library
+    // you add); the HTTP middleware takes the SDK tracer itself
+    // (`server_tracer`).
     if let Some(provider) = &provider {
         opentelemetry::global::set_tracer_provider(provider.clone());
     }

@@ -4,12 +4,17 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use common::{
     HttpClient, OtlpReceiver, ReceivedSpan, ServiceProcess, eventually, parse_exposition,
+    run_to_exit,
 };
+
+/// How long a `service` run that must stop by itself may take.
+const EXIT_LIMIT: Duration = Duration::from_secs(20);
 
 const SPAN_KIND_SERVER: i32 = 2;
 
@@ -65,8 +70,14 @@ async fn spans_reach_a_real_otlp_receiver() {
     let (joined_trace, joined_span) = traceparent_of(&joined);
     assert_eq!(joined_trace, parent_trace);
 
-    // 3. An unmatched path: span named after the method only.
-    let missing = client.get(&service.url("/no/such/page")).await;
+    // 3. An unmatched path: span named after the method only. Path and
+    // user agent are long: the span keeps a bounded prefix of each.
+    let long_path = format!("/no/such/page/{}", "x".repeat(5000));
+    let request = http::Request::get(service.url(&long_path))
+        .header("user-agent", "agent/".repeat(1000))
+        .body(Default::default())
+        .expect("request");
+    let missing = client.send(request).await;
     assert_eq!(missing.status, 404);
     let (missing_trace, _) = traceparent_of(&missing);
 
@@ -151,6 +162,12 @@ async fn spans_reach_a_real_otlp_receiver() {
             .map(String::as_str),
         Some("404")
     );
+    let path = &missing.attributes["url.path"];
+    assert!(
+        path.len() == 1024 && long_path.starts_with(path.as_str()),
+        "{path}"
+    );
+    assert_eq!(missing.attributes["user_agent.original"].len(), 1024);
 
     // The access log line of each request carries its trace id.
     let output = service.output().join("\n");
@@ -288,19 +305,9 @@ async fn collector_unreachable_requests_succeed_and_shutdown_is_bounded() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_in_flight_requests_finish() {
-    let mut service = ServiceProcess::start(&["--telemetry", "metrics"], &[]);
-    let client = HttpClient::new();
-    const SLOW: usize = 5;
-    let mut slow = Vec::new();
-    for _ in 0..SLOW {
-        let client = client.clone();
-        let url = service.url("/api/work?ms=1500");
-        slow.push(tokio::spawn(async move { client.get(&url).await }));
-    }
-    // Wait until all slow requests are in flight: the gauge shows them (plus
-    // the scrape itself).
+/// Waits until `count` GET requests are in flight: the gauge shows them
+/// (plus the scrape itself).
+async fn wait_in_flight(client: &HttpClient, service: &ServiceProcess, count: usize) {
     let metrics_url = service.url("/metrics");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -312,15 +319,58 @@ async fn sigterm_lets_in_flight_requests_finish() {
                     && s.labels.get("http_request_method").map(String::as_str) == Some("GET")
             })
             .map_or(0.0, |s| s.value);
-        if active >= (SLOW + 1) as f64 {
-            break;
+        if active >= (count + 1) as f64 {
+            return;
         }
         assert!(
             Instant::now() < deadline,
-            "slow requests never got in flight"
+            "{count} requests never got in flight"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grace_period_bounds_shutdown_even_while_a_cpu_burn_runs() {
+    let mut service =
+        ServiceProcess::start(&["--telemetry", "metrics", "--shutdown-grace", "1s"], &[]);
+    let client = HttpClient::new();
+    let mut burn = tokio::net::TcpStream::connect(service.addr)
+        .await
+        .expect("connect");
+    burn.write_all(b"GET /api/cpu?ms=10000 HTTP/1.1\r\nhost: service\r\n\r\n")
+        .await
+        .expect("send the burn request");
+    wait_in_flight(&client, &service, 1).await;
+    let signalled = Instant::now();
+    service.signal(libc::SIGTERM);
+    let (status, took) = service.wait_exit(Duration::from_secs(8));
+    assert!(status.success(), "exit status {status}");
+    // Grace (1 s) plus the runtime's bounded stop, far from the 10 s burn.
+    assert!(took < Duration::from_secs(4), "shutdown took {took:?}");
+    assert!(signalled.elapsed() < Duration::from_secs(4));
+    // The burn outlived the grace period: its connection closed unanswered.
+    let mut answer = Vec::new();
+    let _ = burn.read_to_end(&mut answer).await;
+    assert!(
+        answer.is_empty(),
+        "unexpected answer: {}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let mut service = ServiceProcess::start(&["--telemetry", "metrics"], &[]);
+    let client = HttpClient::new();
+    const SLOW: usize = 5;
+    let mut slow = Vec::new();
+    for _ in 0..SLOW {
+        let client = client.clone();
+        let url = service.url("/api/work?ms=1500");
+        slow.push(tokio::spawn(async move { client.get(&url).await }));
+    }
+    wait_in_flight(&client, &service, SLOW).await;
     let signalled = Instant::now();
     service.signal(libc::SIGTERM);
 
@@ -352,26 +402,29 @@ async fn sigterm_lets_in_flight_requests_finish() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthcheck_subcommand_reports_the_service_state() {
     let service = ServiceProcess::start(&["--telemetry", "off"], &[]);
-    let healthy = Command::new(env!("CARGO_BIN_EXE_service"))
-        .args(["healthcheck", "--url", &service.url("/healthz")])
-        .output()
-        .expect("run healthcheck");
+    let healthy = run_to_exit(
+        &["healthcheck", "--url", &service.url("/healthz")],
+        &[],
+        EXIT_LIMIT,
+    );
     assert!(healthy.status.success(), "{healthy:?}");
 
-    let not_found = Command::new(env!("CARGO_BIN_EXE_service"))
-        .args(["healthcheck", "--url", &service.url("/nope")])
-        .output()
-        .expect("run healthcheck");
+    let not_found = run_to_exit(
+        &["healthcheck", "--url", &service.url("/nope")],
+        &[],
+        EXIT_LIMIT,
+    );
     assert!(!not_found.status.success());
     assert!(String::from_utf8_lossy(&not_found.stderr).contains("404"));
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/healthz", closed.local_addr().expect("addr"));
     drop(closed);
-    let down = Command::new(env!("CARGO_BIN_EXE_service"))
-        .args(["healthcheck", "--url", &url, "--timeout", "2s"])
-        .output()
-        .expect("run healthcheck");
+    let down = run_to_exit(
+        &["healthcheck", "--url", &url, "--timeout", "2s"],
+        &[],
+        EXIT_LIMIT,
+    );
     assert!(!down.status.success());
 }
 
@@ -400,12 +453,7 @@ fn bad_settings_fail_with_one_clear_line() {
         (&["--shutdown-grace", "5h"], &[], "--shutdown-grace"),
     ];
     for (args, envs, setting) in cases {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_service"));
-        command.args(args);
-        for (key, value) in envs {
-            command.env(key, value);
-        }
-        let output = command.output().expect("run service");
+        let output = run_to_exit(args, envs, EXIT_LIMIT);
         assert!(!output.status.success(), "{args:?} {envs:?} must fail");
         let stderr = String::from_utf8_lossy(&output.stderr);
         let first = stderr.lines().next().unwrap_or_default();
@@ -419,10 +467,11 @@ fn bad_settings_fail_with_one_clear_line() {
     // A port in use: a startup error naming the address and the fix.
     let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = busy.local_addr().expect("addr").to_string();
-    let output = Command::new(env!("CARGO_BIN_EXE_service"))
-        .args(["--listen", &addr, "--traces-exporter", "none"])
-        .output()
-        .expect("run service");
+    let output = run_to_exit(
+        &["--listen", &addr, "--traces-exporter", "none"],
+        &[],
+        EXIT_LIMIT,
+    );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -1,8 +1,9 @@
 //! Liveness and readiness probes.
 //!
 //! `/healthz` answers 200 while the process serves HTTP at all. `/readyz`
-//! answers 200 until shutdown starts, then 503, so a load balancer stops
-//! sending new work while in-flight requests drain.
+//! answers 200 until shutdown starts, then 503. The listener closes at that
+//! same moment, so a balancer mostly sees refused connections; the 503 is
+//! for probes already on an open connection while requests drain.
 
 use axum::Json;
 use axum::extract::State;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -255,27 +255,53 @@ pub struct ServiceProcess {
     pub lines: Arc<Mutex<Vec<String>>>,
 }
 
+/// `service ARGS` with `envs`, listening on a free loopback port unless
+/// told otherwise. Hermetic: `SERVICE_*`, `OTEL_*` and `RUST_LOG` from the
+/// developer's or CI's environment must not change what a test starts.
+pub fn service_command(args: &[&str], envs: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_service"));
+    command.args(args).env_remove("RUST_LOG");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SERVICE_") || key.starts_with("OTEL_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("SERVICE_LISTEN", "127.0.0.1:0");
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Runs [`service_command`] to its exit, for settings that must stop it at
+/// startup; kills it and panics if it is still running after `limit`.
+pub fn run_to_exit(args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Output {
+    let mut child = service_command(args, envs)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the service binary");
+    let start = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("collect output");
+            panic!(
+                "service {args:?} {envs:?} still running after {limit:?}: {}",
+                String::from_utf8_lossy(&output.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("collect output")
+}
+
 impl ServiceProcess {
-    /// Starts `service --listen 127.0.0.1:0 ARGS` with `envs` and waits (up
-    /// to 20 s) for its `listening on ADDR` line.
+    /// Starts [`service_command`] and waits (up to 20 s) for its
+    /// `listening on ADDR` line.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_service"));
-        command
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        // Hermetic: settings from the developer's or CI's environment must
-        // not change what the test starts.
-        for (key, _) in std::env::vars() {
-            if key.starts_with("SERVICE_") || key.starts_with("OTEL_") {
-                command.env_remove(key);
-            }
-        }
-        for (key, value) in envs {
-            command.env(key, value);
-        }
+        let mut command = service_command(args, envs);
+        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut child = command.spawn().expect("spawn the service binary");
         let stdout = child.stdout.take().expect("piped stdout");
         let lines = Arc::new(Mutex::new(Vec::new()));
