@@ -13,6 +13,7 @@ use checks::grafana::{
     validate_dashboard_providers, validate_datasources,
 };
 use checks::promql::{Expr, alert_rule_exprs, check_parse, dashboard_exprs};
+use checks::tool::{self, TempDir};
 use checks::{CheckError, Problem, into_result, repo_root};
 use serde_json::Value;
 
@@ -447,6 +448,74 @@ fn traffic_latency_errors_and_alerts_panels_are_present() {
         str_at(&dashboard, "description")
             .is_some_and(|d| d.contains("grafana/dashboards/service.json"))
     );
+}
+
+/// A promtool unit-test file that evaluates `expr` against synthetic
+/// `ALERTS` series: one firing and one pending alert, then nothing firing.
+/// It expects exactly one series per firing alert, labelled with
+/// `prometheus_alertname` and without `alertname` (Grafana reserves it), and
+/// the label-less 0 when nothing fires.
+fn relay_unit_test(expr: &str) -> String {
+    let quoted = Value::String(expr.to_owned()).to_string();
+    format!(
+        r#"rule_files: []
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'ALERTS{{alertname="HostHighCpuUsage",alertstate="firing",instance="host:9100",job="node",severity="warning"}}'
+        values: '1x5'
+      - series: 'ALERTS{{alertname="ServiceDown",alertstate="pending",instance="service:5000",job="service",severity="critical"}}'
+        values: '1x5'
+    promql_expr_test:
+      - expr: {quoted}
+        eval_time: 2m
+        exp_samples:
+          - labels: '{{prometheus_alertname="HostHighCpuUsage",instance="host:9100",job="node",severity="warning"}}'
+            value: 1
+  - interval: 1m
+    input_series:
+      - series: 'ALERTS{{alertname="ServiceDown",alertstate="pending",instance="service:5000",job="service",severity="critical"}}'
+        values: '1x5'
+    promql_expr_test:
+      - expr: {quoted}
+        eval_time: 2m
+        exp_samples:
+          - labels: '{{}}'
+            value: 0
+"#
+    )
+}
+
+fn run_relay_unit_test(expr: &str) -> Result<String, CheckError> {
+    let dir = TempDir::new("relay-query")?;
+    let path = dir.write("relay_test.yml", &relay_unit_test(expr))?;
+    tool::run(
+        "promtool",
+        &["test", "rules", &path.to_string_lossy()],
+        &repo_root(),
+    )
+}
+
+/// The relay query, evaluated by Prometheus's own engine (promtool): one
+/// series per firing alert carrying `prometheus_alertname` and no
+/// `alertname`, 0 when nothing fires. The query that kept `alertname` (the
+/// defect this guards against) fails the same test.
+#[test]
+fn relay_query_yields_prometheus_alertname_and_no_alertname() {
+    let rules = load(&repo_root().join("grafana/provisioning/alerting/rules.yaml"));
+    let exprs = alert_rule_exprs("rules.yaml", &rules);
+    assert_eq!(exprs.len(), 1, "one relay query");
+    run_relay_unit_test(&exprs[0].expr).unwrap_or_else(|e| panic!("{e}"));
+
+    let keeps_alertname = r#"label_replace(max by (alertname, instance, job, severity) (ALERTS{alertstate="firing"}), "prometheus_alertname", "$1", "alertname", "(.+)") or on() vector(0)"#;
+    match run_relay_unit_test(keeps_alertname) {
+        Err(CheckError::ToolFailed { output, .. }) => {
+            // Labels print sorted, so the reserved label opens promtool's got-line.
+            assert!(output.contains("got: {alertname="), "{output}")
+        }
+        other => panic!("a relay query keeping alertname passed: {other:?}"),
+    }
 }
 
 #[test]
