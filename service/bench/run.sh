@@ -92,7 +92,7 @@ run_mode() {
     /Requests\/sec/ {rps=$2}
     /requests in/ {requests=$1}
     $1=="50%" {p50=ms($2)} $1=="90%" {p90=ms($2)} $1=="99%" {p99=ms($2)}
-    /Non-2xx/ {bad=$4}
+    /Non-2xx/ {bad=$NF} /Socket errors/ {print "wrk: " $0 > "/dev/stderr"}
     END { if (bad) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 }
           printf "%s %.3f %.3f %.3f %s %s %.2f %.2f\n", rps, p50, p90, p99, hwm, scrape, ticks / hz / requests * 1e6, wrk_cpu / requests * 1e6 }' "$work/wrk-$mode-$round.txt"
 }

@@ -52,7 +52,8 @@ pub struct HealthcheckArgs {
 /// How much instrumentation runs. `off` exists for the benchmark baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TelemetryMode {
-    /// No metrics recording and no spans: the uninstrumented baseline.
+    /// No metrics recording, no spans and no per-request log line: the
+    /// uninstrumented baseline.
     Off,
     /// Request metrics on `/metrics`, no traces.
     Metrics,
