@@ -152,18 +152,35 @@ pub fn validate_dashboard_providers(doc: &Value) -> Vec<Problem> {
 /// `model`, and for data-source queries a `relativeTimeRange` with
 /// `from` > `to` (Grafana rejects 0..0); a group `interval` that Grafana's
 /// scheduler accepts ([`is_valid_rule_group_interval`]); contact point
-/// `name`, `receivers`;
+/// `name`, `receivers`; contact point deletion `uid`;
 /// receiver `uid`, `type`, `settings`; policy `receiver`; template `name`,
 /// `template`.
 pub fn validate_alerting(doc: &Value) -> Vec<Problem> {
     let mut problems = Vec::new();
     require(doc, "apiVersion", Kind::Int, "", &mut problems);
-    let sections = ["groups", "contactPoints", "policies", "templates"];
+    let sections = [
+        "groups",
+        "contactPoints",
+        "policies",
+        "templates",
+        "deleteContactPoints",
+    ];
     if !sections.iter().any(|s| doc.get(*s).is_some()) {
         problems.push(Problem::new(
             "",
-            "defines none of groups, contactPoints, policies, templates",
+            format!("defines none of {}", sections.join(", ")),
         ));
+    }
+    // `deleteContactPoints`: `uid` required, `orgId` defaults to 1
+    // (`DeleteContactPointV1` in contact_point_types.go).
+    for (i, delete) in array_at(doc, "deleteContactPoints").iter().enumerate() {
+        require(
+            delete,
+            "uid",
+            Kind::Text,
+            &format!("deleteContactPoints[{i}]"),
+            &mut problems,
+        );
     }
     for (i, group) in array_at(doc, "groups").iter().enumerate() {
         validate_rule_group(group, &format!("groups[{i}]"), &mut problems);
@@ -382,6 +399,25 @@ pub fn contact_point_names(doc: &Value) -> BTreeSet<String> {
     array_at(doc, "contactPoints")
         .iter()
         .filter_map(|cp| str_at(cp, "name"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Receiver (integration) UIDs an alerting file provisions.
+pub fn receiver_uids(doc: &Value) -> BTreeSet<String> {
+    array_at(doc, "contactPoints")
+        .iter()
+        .flat_map(|cp| array_at(cp, "receivers"))
+        .filter_map(|r| str_at(r, "uid"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Receiver UIDs an alerting file deletes (`deleteContactPoints`).
+pub fn deleted_receiver_uids(doc: &Value) -> BTreeSet<String> {
+    array_at(doc, "deleteContactPoints")
+        .iter()
+        .filter_map(|d| str_at(d, "uid"))
         .map(str::to_owned)
         .collect()
 }

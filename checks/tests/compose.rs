@@ -3,10 +3,11 @@
 //! images, no default credentials, internal UIs on 127.0.0.1). Port
 //! agreement across files lives in `ports.rs`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use checks::compose::{bind_mounts, environment, missing_files, port_mappings, services};
 use checks::files::{array_at, list, load_yaml, read, str_at};
+use checks::grafana::{deleted_receiver_uids, receiver_uids};
 use checks::{into_result, repo_root, tool};
 use serde_json::Value;
 
@@ -96,6 +97,58 @@ fn every_mounted_file_and_dockerfile_exists() {
             "grafana/provisioning/alerting/{name} is not mounted"
         );
     }
+}
+
+/// Grafana's file provisioning only creates and updates contact points: an
+/// integration enabled once stays in the grafana-data volume after its file
+/// is gone. So for every alerting file an override mounts into Grafana,
+/// compose.yaml mounts a default at the same container path (compose merges
+/// volumes by target, so the override replaces it) that deletes exactly the
+/// receivers the override's file provisions, and provisions none itself.
+#[test]
+fn optional_integrations_are_deleted_unless_their_override_is_used() {
+    let root = repo_root();
+    let alerting = "/etc/grafana/provisioning/alerting/";
+    let defaults: BTreeMap<String, String> = bind_mounts(&main_compose())
+        .into_iter()
+        .filter(|m| m.service == "grafana" && m.target.starts_with(alerting))
+        .map(|m| (m.target, m.source))
+        .collect();
+    let mut checked = 0;
+    for file in compose_files().iter().filter(|f| *f != "compose.yaml") {
+        for mount in bind_mounts(&load(file))
+            .into_iter()
+            .filter(|m| m.service == "grafana" && m.target.starts_with(alerting))
+        {
+            let default = defaults.get(&mount.target).unwrap_or_else(|| {
+                panic!(
+                    "{file} mounts {} at {}, but compose.yaml mounts no default there to delete \
+                     the integration when {file} is not used",
+                    mount.source, mount.target
+                )
+            });
+            let on = load_yaml(&root.join(&mount.source)).unwrap_or_else(|e| panic!("{e}"));
+            let off = load_yaml(&root.join(default)).unwrap_or_else(|e| panic!("{e}"));
+            let provisioned = receiver_uids(&on);
+            assert!(
+                !provisioned.is_empty(),
+                "{} provisions no receiver",
+                mount.source
+            );
+            assert_eq!(
+                deleted_receiver_uids(&off),
+                provisioned,
+                "{default} must delete exactly the receivers {} provisions",
+                mount.source
+            );
+            assert!(
+                receiver_uids(&off).is_empty(),
+                "{default} is the off state and must provision nothing"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "expected the Slack and e-mail integrations");
 }
 
 #[test]
@@ -311,14 +364,24 @@ fn every_compose_variable_is_documented() {
     );
 }
 
-/// Optional notification channels are only provisioned by their overrides.
+/// Optional notification channels are only provisioned by their overrides:
+/// what compose.yaml mounts from grafana/optional/ (the off state) provisions
+/// no receiver.
 #[test]
-fn optional_integrations_are_mounted_only_by_their_overrides() {
-    let main = bind_mounts(&main_compose());
-    assert!(
-        main.iter().all(|m| !m.source.contains("grafana/optional")),
-        "compose.yaml must not enable optional integrations"
-    );
+fn optional_integrations_are_provisioned_only_by_their_overrides() {
+    let root = repo_root();
+    for mount in bind_mounts(&main_compose())
+        .into_iter()
+        .filter(|m| m.source.contains("grafana/optional"))
+    {
+        let doc = load_yaml(&root.join(&mount.source)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            receiver_uids(&doc).is_empty(),
+            "compose.yaml must not enable optional integrations, but {} provisions {:?}",
+            mount.source,
+            receiver_uids(&doc)
+        );
+    }
     for (file, optional) in [
         ("compose.slack.yaml", "grafana/optional/alerting/slack.yaml"),
         ("compose.email.yaml", "grafana/optional/alerting/email.yaml"),

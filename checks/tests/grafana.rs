@@ -161,6 +161,11 @@ fn removing_any_required_field_is_caught() {
             validate_alerting,
             &["contactPoints.0.receivers.0.settings.addresses"],
         ),
+        (
+            "grafana/optional/alerting/slack-off.yaml",
+            validate_alerting,
+            &["deleteContactPoints.0.uid"],
+        ),
     ];
     for (file, validate, fields) in cases {
         let original = load(&root.join(file));
