@@ -15,9 +15,21 @@ use subtle::ConstantTimeEq;
 #[derive(Clone)]
 pub struct Token(Arc<[u8]>);
 
+/// The configured token is empty (or only whitespace).
+#[derive(Debug, thiserror::Error)]
+#[error("the inbox token is empty: pass --token TOKEN or set INBOX_TOKEN to a non-empty secret")]
+pub struct EmptyToken;
+
 impl Token {
-    pub fn new(token: &str) -> Self {
-        Self(token.as_bytes().into())
+    /// The configured secret, without surrounding whitespace: the presented
+    /// bearer value is trimmed too, and a token file or env var often ends
+    /// in a newline that is not part of the secret.
+    pub fn new(token: &str) -> Result<Self, EmptyToken> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(EmptyToken);
+        }
+        Ok(Self(token.as_bytes().into()))
     }
 
     /// Compares in constant time (for equal lengths) so response timing does
@@ -72,10 +84,24 @@ mod tests {
 
     #[test]
     fn token_compares_whole_value() {
-        let token = Token::new("secret");
+        let token = Token::new("secret").expect("non-empty");
         assert!(token.matches(b"secret"));
         assert!(!token.matches(b"secre"));
         assert!(!token.matches(b"secret2"));
         assert!(!token.matches(b""));
+    }
+
+    #[test]
+    fn configured_token_is_trimmed_like_the_presented_one() {
+        let token = Token::new("  secret\n").expect("non-empty");
+        let presented = bearer(b"Bearer secret").expect("bearer");
+        assert!(token.matches(presented));
+        assert!(!token.matches(b"  secret\n"));
+    }
+
+    #[test]
+    fn empty_token_is_refused() {
+        assert!(Token::new("").is_err());
+        assert!(Token::new(" \n\t").is_err());
     }
 }

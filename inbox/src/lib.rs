@@ -41,22 +41,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// Binds, logs `listening on ADDR` with the real address, serves until
 /// SIGINT/SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let token = args
-        .token
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())
-        .context("no token: pass --token TOKEN or set INBOX_TOKEN (a non-empty secret)")?;
+    let token = auth::Token::new(args.token.as_deref().unwrap_or_default())?;
+    args.check_memory_bound()?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| {
         format!(
             "cannot listen on {} (is another inbox running? choose another with --listen / INBOX_LISTEN)",
             args.listen
         )
     })?;
-    let app = routes::router(
-        auth::Token::new(token),
-        args.history as usize,
-        args.max_body,
-    );
+    let app = routes::router(token, args.history as usize, args.max_body);
     tracing::info!("listening on {}", listener.local_addr()?);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -19,7 +19,8 @@ async fn start() -> String {
         .await
         .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
-    let app = inbox::routes::router(Token::new(TOKEN), 10, MAX_BODY);
+    let token = Token::new(TOKEN).expect("non-empty token");
+    let app = inbox::routes::router(token, 10, MAX_BODY);
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
 }
