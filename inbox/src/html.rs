@@ -57,7 +57,7 @@ fn row(html: &mut String, item: &Received) {
     let status = escape(&payload.status);
     let mut alerts = String::new();
     for alert in &payload.alerts {
-        let name = alert.labels.get("alertname").map_or("?", String::as_str);
+        let name = alert.name();
         let summary = alert
             .annotations
             .get("summary")

@@ -12,6 +12,7 @@ pub mod config;
 pub mod healthcheck;
 pub mod history;
 pub mod html;
+pub mod logline;
 pub mod payload;
 pub mod routes;
 

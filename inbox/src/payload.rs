@@ -71,6 +71,18 @@ pub struct Alert {
     pub fingerprint: String,
 }
 
+impl Alert {
+    /// The name to show: Grafana's relay rule sets `alertname` to its own
+    /// title (`PrometheusAlertFiring`) and carries the Prometheus alert's
+    /// name in `prometheus_alertname`, which is what a reader wants to see.
+    pub fn name(&self) -> &str {
+        self.labels
+            .get("prometheus_alertname")
+            .or_else(|| self.labels.get("alertname"))
+            .map_or("?", String::as_str)
+    }
+}
+
 /// Who sent a notification, guessed from the payload's shape.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -102,11 +114,11 @@ impl WebhookPayload {
         }
     }
 
-    /// Distinct alert names in order of first appearance.
+    /// Distinct alert names ([`Alert::name`]) in order of first appearance.
     pub fn alertnames(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
         for alert in &self.alerts {
-            let name = alert.labels.get("alertname").map_or("?", String::as_str);
+            let name = alert.name();
             if !names.contains(&name) {
                 names.push(name);
             }

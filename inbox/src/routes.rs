@@ -21,6 +21,7 @@ use serde_json::json;
 use crate::auth::{Token, require_bearer};
 use crate::history::History;
 use crate::html;
+use crate::logline;
 use crate::payload::WebhookPayload;
 
 /// What the handlers share.
@@ -62,17 +63,7 @@ async fn receive(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         }
     };
     let record = state.history.push(payload);
-    let payload = &record.payload;
-    tracing::info!(
-        "notification #{} {} {} ({} alert{}) from {} receiver={:?}",
-        record.id,
-        payload.status.to_uppercase(),
-        payload.alertnames().join(","),
-        payload.alerts.len(),
-        if payload.alerts.len() == 1 { "" } else { "s" },
-        record.source,
-        payload.receiver,
-    );
+    tracing::info!("{}", logline::line(&record));
     (StatusCode::OK, Json(json!({ "id": record.id }))).into_response()
 }
 

@@ -1,6 +1,9 @@
 //! The inbox over real HTTP: auth, body limit, bad bodies, and both senders'
-//! payloads (fixtures written from Alertmanager's webhook v4 format and
-//! Grafana's webhook contact point format) showing up in JSON and HTML.
+//! payloads showing up in JSON and HTML. The fixtures follow Alertmanager's
+//! webhook v4 format and Grafana's documented webhook payload (every body and
+//! alert field, `imageURL` included) as this repository's relay rule
+//! (grafana/provisioning/alerting/rules.yaml) produces it: `alertname` is the
+//! rule title, the Prometheus alert is in `prometheus_alertname`.
 
 use std::time::Duration;
 
@@ -11,7 +14,8 @@ use serde_json::Value;
 const TOKEN: &str = "test-token-3f9c";
 const MAX_BODY: usize = 16 * 1024;
 const ALERTMANAGER: &str = include_str!("fixtures/alertmanager-v4.json");
-const GRAFANA: &str = include_str!("fixtures/grafana.json");
+const GRAFANA_FIRING: &str = include_str!("fixtures/grafana-firing.json");
+const GRAFANA_RESOLVED: &str = include_str!("fixtures/grafana-resolved.json");
 
 /// Serves the inbox router on a free loopback port; the server task ends with the test runtime.
 async fn start() -> String {
@@ -67,14 +71,7 @@ async fn missing_or_wrong_token_is_401() {
         post(&base, Some("Bearer wrong"), vec![b'x'; MAX_BODY * 2]).await,
         StatusCode::UNAUTHORIZED
     );
-    let list: Vec<Value> = client()
-        .get(format!("{base}/api/notifications"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let list = list(&base).await;
     assert!(list.is_empty(), "rejected posts must not be stored");
 }
 
@@ -107,55 +104,81 @@ async fn malformed_or_wrong_shape_is_400() {
     }
 }
 
-#[tokio::test]
-async fn accepts_alertmanager_and_grafana_payloads() {
-    let base = start().await;
-    assert_eq!(
-        post(&base, Some(&bearer()), ALERTMANAGER).await,
-        StatusCode::OK
-    );
-    assert_eq!(post(&base, Some(&bearer()), GRAFANA).await, StatusCode::OK);
-
-    let list: Vec<Value> = client()
+async fn list(base: &str) -> Vec<Value> {
+    client()
         .get(format!("{base}/api/notifications"))
         .send()
         .await
         .expect("list")
         .json()
         .await
-        .expect("json");
-    assert_eq!(list.len(), 2);
-    // Newest first.
-    assert_eq!(list[0]["source"], "grafana");
-    assert_eq!(list[0]["payload"]["status"], "resolved");
-    assert_eq!(
-        list[0]["payload"]["title"],
-        "[RESOLVED] Prometheus alert firing"
-    );
-    assert_eq!(list[1]["source"], "alertmanager");
-    assert_eq!(list[1]["payload"]["status"], "firing");
-    assert_eq!(
-        list[1]["payload"]["alerts"][0]["labels"]["alertname"],
-        "HostHighCpuUsage"
-    );
-    assert_eq!(list[1]["id"], 1);
+        .expect("json")
+}
 
-    let page = client()
+async fn page(base: &str) -> String {
+    client()
         .get(format!("{base}/"))
         .send()
         .await
         .expect("page")
         .text()
         .await
-        .expect("text");
-    assert!(page.contains("HostHighCpuUsage"), "{page}");
-    assert!(page.contains("Prometheus alert firing"), "{page}");
-    // Sender-controlled text is escaped, never interpreted.
+        .expect("text")
+}
+
+#[tokio::test]
+async fn accepts_alertmanager_and_grafana_payloads() {
+    let base = start().await;
+    for body in [ALERTMANAGER, GRAFANA_FIRING, GRAFANA_RESOLVED] {
+        assert_eq!(post(&base, Some(&bearer()), body).await, StatusCode::OK);
+    }
+
+    let list = list(&base).await;
+    assert_eq!(list.len(), 3);
+    // Newest first.
+    assert_eq!(list[0]["source"], "grafana");
+    assert_eq!(list[0]["payload"]["status"], "resolved");
+    assert_eq!(list[0]["payload"]["title"], "[RESOLVED] ServiceDown ");
+    assert_eq!(
+        list[0]["payload"]["alerts"][0]["labels"]["prometheus_alertname"],
+        "ServiceDown"
+    );
+    assert_eq!(list[1]["source"], "grafana");
+    assert_eq!(list[1]["payload"]["status"], "firing");
+    assert_eq!(list[1]["payload"]["title"], "[FIRING:1] HostHighCpuUsage ");
+    assert_eq!(list[2]["source"], "alertmanager");
+    assert_eq!(list[2]["payload"]["status"], "firing");
+    assert_eq!(
+        list[2]["payload"]["alerts"][0]["labels"]["alertname"],
+        "HostHighCpuUsage"
+    );
+    assert_eq!(list[2]["id"], 1);
+
+    // The page names the Prometheus alert, not the relay rule's title.
+    let page = page(&base).await;
+    assert!(page.contains("<b>HostHighCpuUsage</b> (firing)"), "{page}");
+    assert!(page.contains("<b>ServiceDown</b> (resolved)"), "{page}");
+    assert!(!page.contains("PrometheusAlertFiring"), "{page}");
+}
+
+#[tokio::test]
+async fn sender_text_is_escaped_in_the_page() {
+    let base = start().await;
+    let hostile = r#"{"version": "4", "status": "firing", "receiver": "inbox", "alerts": [
+        {"status": "firing", "labels": {"alertname": "<b>ServiceDown</b> & friends"},
+         "annotations": {"summary": "<script>alert(1)</script>"}}]}"#;
+    assert_eq!(post(&base, Some(&bearer()), hostile).await, StatusCode::OK);
+    let page = page(&base).await;
     assert!(
         page.contains("&lt;b&gt;ServiceDown&lt;/b&gt; &amp; friends"),
         "{page}"
     );
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
     assert!(!page.contains("<b>ServiceDown</b>"));
+    assert!(!page.contains("<script>"));
 }
 
 #[tokio::test]
@@ -167,14 +190,7 @@ async fn history_is_bounded_and_healthz_answers() {
             StatusCode::OK
         );
     }
-    let list: Vec<Value> = client()
-        .get(format!("{base}/api/notifications"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let list = list(&base).await;
     assert_eq!(list.len(), 10, "history keeps the last 10");
     assert_eq!(list[0]["id"], 15);
     assert_eq!(list[9]["id"], 6);
