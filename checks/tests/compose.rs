@@ -168,10 +168,12 @@ fn every_expected_service_exists_with_healthchecks_and_conditions() {
     for name in expected {
         assert!(services.contains_key(name), "no compose service {name}");
     }
-    // The Collector and Tempo images have no shell or HTTP client to run a
-    // probe with; every other long-running service has a healthcheck.
+    // The Collector image is distroless with no shell or HTTP client to run
+    // a probe with; every other long-running service has a healthcheck
+    // (Tempo's uses the busybox its image ships, see the test below).
     for name in [
         "service",
+        "tempo",
         "prometheus",
         "node-exporter",
         "alertmanager",
@@ -220,6 +222,55 @@ fn every_expected_service_exists_with_healthchecks_and_conditions() {
             "{name} builds from {build}"
         );
     }
+}
+
+/// Tempo's image (2.8: gcr.io/distroless/static-debian12:debug) has no
+/// /bin/sh, so the probe must be exec form; its wget is busybox's under
+/// /busybox, which Tempo removed in 2.10 (grafana/tempo#5717). The probe hits
+/// /ready on the HTTP port tempo.yaml configures.
+#[test]
+fn tempo_healthcheck_uses_the_busybox_wget_its_image_ships_on_its_ready_endpoint() {
+    let compose = main_compose();
+    let tempo = services(&compose)["tempo"];
+    let test: Vec<&str> = array_at(&tempo["healthcheck"], "test")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        test.first().copied(),
+        Some("CMD"),
+        "the Tempo image has no /bin/sh for CMD-SHELL: {test:?}"
+    );
+    let config = load("tempo/tempo.yaml");
+    let port = config["server"]["http_listen_port"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("tempo.yaml sets no server.http_listen_port"));
+    assert_eq!(
+        test.last().copied(),
+        Some(format!("http://127.0.0.1:{port}/ready").as_str()),
+        "probe Tempo's readiness endpoint on its HTTP port: {test:?}"
+    );
+    if test.get(1).is_some_and(|t| t.starts_with("/busybox/")) {
+        let image = str_at(tempo, "image").unwrap_or("");
+        let version: Vec<u64> = image
+            .rsplit(':')
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .take(2)
+            .map(|n| n.parse().unwrap_or(u64::MAX))
+            .collect();
+        assert!(
+            version.len() == 2 && (version[0], version[1]) < (2, 10),
+            "{image}: Tempo 2.10 removed busybox from its image, replace the healthcheck"
+        );
+    }
+    // The service waits for the Collector; if the Collector waited for a
+    // healthy Tempo, a Tempo failure would keep the service from starting.
+    assert_eq!(
+        services(&compose)["otel-collector"]["depends_on"]["tempo"]["condition"],
+        "service_started"
+    );
 }
 
 #[test]
