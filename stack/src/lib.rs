@@ -8,6 +8,15 @@
 //! - `stack load` drives HTTP traffic at the service and reports what happened;
 //!   `stack load --cpu` is the CPU drill that trips `HostHighCpuUsage`.
 
+/// `eprintln!` that never panics. After SIGHUP the terminal is gone and
+/// writing to it fails; that must not abort stopping the components.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod cli;
 pub mod load;
 pub mod signals;

@@ -1,6 +1,8 @@
-//! Waiting for the operator's "stop": Ctrl-C (SIGINT) or SIGTERM.
+//! Waiting for the operator's "stop": Ctrl-C (SIGINT), SIGTERM, or SIGHUP
+//! (the terminal running `stack` was closed: nobody is left to press Ctrl-C,
+//! so stop cleanly rather than leave the stack running unattended).
 
-/// Resolves on the first SIGINT or SIGTERM.
+/// Resolves on the first SIGINT, SIGTERM or SIGHUP.
 pub async fn wait_for_stop() {
     use tokio::signal::unix::{SignalKind, signal};
     // If a handler cannot be installed we simply never see that signal.
@@ -15,5 +17,6 @@ pub async fn wait_for_stop() {
     tokio::select! {
         () = wait(SignalKind::interrupt()) => {},
         () = wait(SignalKind::terminate()) => {},
+        () = wait(SignalKind::hangup()) => {},
     }
 }

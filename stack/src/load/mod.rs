@@ -186,7 +186,7 @@ fn describe_routes(routes: &[Route]) -> String {
     }
 }
 
-/// Ctrl-C or SIGTERM: stop issuing, let in-flight requests finish, report.
+/// Ctrl-C, SIGTERM or SIGHUP: stop issuing, let in-flight requests finish, report.
 async fn stop_on_signal(shared: Arc<Shared>) {
     crate::signals::wait_for_stop().await;
     shared.stop.store(true, Ordering::Relaxed);

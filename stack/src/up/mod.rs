@@ -6,7 +6,8 @@
 //! 3. generate configs from the repository's files into the state directory;
 //! 4. start inbox, service, node_exporter, Alertmanager, Prometheus (then the
 //!    optional Grafana and Collector), waiting for each to answer;
-//! 5. print the URLs, write `stack.json`, and wait for Ctrl-C / SIGTERM;
+//! 5. print the URLs, write `stack.json`, and wait for Ctrl-C / SIGTERM /
+//!    SIGHUP (the terminal was closed);
 //! 6. stop every component in reverse order and exit 0.
 //!
 //! A component that dies while the stack is up is reported, not restarted,
@@ -104,7 +105,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         },
     )?;
     if !generated.dropped_jobs.is_empty() {
-        eprintln!(
+        note!(
             "stack: scrape jobs without a local component, left out: {}",
             generated.dropped_jobs.join(", ")
         );
@@ -114,7 +115,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let am_source = read(&repo.join("alertmanager/alertmanager.yml"))?;
     let (am_yaml, local_hooks) = alertmanager_config::generate(&am_source, &ports, &token_file)?;
     if local_hooks == 0 {
-        eprintln!("stack: warning: no Alertmanager webhook points at the inbox");
+        note!("stack: warning: no Alertmanager webhook points at the inbox");
     }
     let am_config = state.file("alertmanager.yml");
     write(&am_config, HEADER_ALERTMANAGER, &am_yaml)?;
@@ -146,14 +147,14 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         let waited = ready::wait_http(&client, &mut child, &ready, args.ready_timeout, &stop).await;
         if let Err(error) = waited {
             if matches!(error, ready::ReadyError::Interrupted(_)) {
-                eprintln!("stack: {error}; stopping");
+                note!("stack: {error}; stopping");
                 drop(child);
                 stop_all(&mut running);
                 return Ok(ExitCode::SUCCESS);
             }
             return Err(error.into());
         }
-        eprintln!("stack: {} ready (pid {})", launch.name, child.pid());
+        note!("stack: {} ready (pid {})", launch.name, child.pid());
         manifest.push(ManifestEntry {
             name: launch.name,
             pid: child.pid(),
@@ -171,10 +172,10 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     print_urls(&running, &ports, &roles, &state);
 
     supervise(&mut running, &stop).await;
-    eprintln!("stack: stopping");
+    note!("stack: stopping");
     stop_all(&mut running);
     state.remove_manifest();
-    eprintln!("stack: stopped");
+    note!("stack: stopped");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -188,7 +189,7 @@ async fn supervise(running: &mut [Supervised], stop: &AtomicBool) {
             }
             if let Some(status) = child.exit_status() {
                 *reported = true;
-                eprintln!(
+                note!(
                     "stack: {} exited ({status}); the rest keep running (log: {}). Ctrl-C stops all.",
                     child.name,
                     child.log.display()

@@ -122,7 +122,7 @@ impl Supervised {
             }
             sleep(Duration::from_millis(50));
         }
-        eprintln!(
+        note!(
             "stack: {} ignored SIGTERM for {GRACE:?}; killing it",
             self.name
         );
