@@ -320,6 +320,24 @@ fn node_exporter_uses_the_host_mounts_its_docs_prescribe() {
     );
 }
 
+/// node_exporter needs host mounts that rootless Docker and Docker Desktop
+/// without rslave refuse. Prometheus must start anyway, or NodeExporterDown,
+/// the alert for exactly that, could never fire: it may wait for the
+/// container to start, not to be healthy, and not require it at all.
+#[test]
+fn prometheus_starts_without_a_working_node_exporter() {
+    let compose = main_compose();
+    let dependency = &services(&compose)["prometheus"]["depends_on"]["node-exporter"];
+    assert_eq!(
+        dependency["condition"], "service_started",
+        "Prometheus must not wait for node-exporter to be healthy"
+    );
+    assert_eq!(
+        dependency["required"], false,
+        "compose must only warn when node-exporter cannot start"
+    );
+}
+
 #[test]
 fn only_the_service_and_grafana_are_public_by_default() {
     let compose = main_compose();
