@@ -523,6 +523,70 @@ fn relay_query_yields_prometheus_alertname_and_no_alertname() {
     }
 }
 
+/// The latency panel shows exemplars: a query with `exemplar: true` on the
+/// spanmetrics histogram, the only series here that carries them (the
+/// service's own exporter writes no exemplars). The metric and label names
+/// must be the ones the pinned Collector writes with this config: the
+/// connector's default namespace `traces.span.metrics` (no `namespace`
+/// override), duration unit `s` (the Prometheus exporter appends
+/// `_seconds`), metric suffixes on, and `service.name` (a dimension every
+/// spanmetrics series has) as `service_name`. Exemplars open traces through
+/// the `trace_id` label the exporter writes.
+#[test]
+fn latency_panel_shows_spanmetrics_exemplars_from_the_collector() {
+    let dashboard = service_dashboard();
+    let latency = panel(&dashboard, "Latency");
+    let with_exemplars: Vec<&Value> = array_at(latency, "targets")
+        .iter()
+        .filter(|t| t["exemplar"] == true)
+        .collect();
+    assert_eq!(
+        with_exemplars.len(),
+        1,
+        "one exemplar query on the latency panel"
+    );
+    let expr = str_at(with_exemplars[0], "expr").unwrap_or("");
+    assert!(
+        expr.contains("traces_span_metrics_duration_seconds_bucket{service_name=\"service\"}"),
+        "{expr}"
+    );
+
+    let collector = load(&repo_root().join("otel-collector/config.yaml"));
+    let spanmetrics = &collector["connectors"]["spanmetrics"];
+    assert!(
+        spanmetrics.get("namespace").is_none(),
+        "a namespace override renames traces_span_metrics_*"
+    );
+    assert_eq!(spanmetrics["histogram"]["unit"], "s", "the _seconds suffix");
+    assert_eq!(spanmetrics["exemplars"]["enabled"], true);
+    let exporter = &collector["exporters"]["prometheus"];
+    assert_ne!(
+        exporter["add_metric_suffixes"], false,
+        "the _seconds suffix"
+    );
+    assert_eq!(
+        exporter["enable_open_metrics"], true,
+        "exemplars need OpenMetrics"
+    );
+    let pipelines = &collector["service"]["pipelines"];
+    assert!(
+        array_at(&pipelines["metrics/spanmetrics"], "exporters")
+            .iter()
+            .any(|e| e == "prometheus")
+    );
+
+    let datasources = load(&repo_root().join("grafana/provisioning/datasources/datasources.yaml"));
+    let prometheus = array_at(&datasources, "datasources")
+        .iter()
+        .find(|d| str_at(d, "uid") == Some("prometheus"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        prometheus["jsonData"]["exemplarTraceIdDestinations"][0]["name"], "trace_id",
+        "the exemplar label the Collector's Prometheus exporter writes"
+    );
+}
+
 #[test]
 fn relay_rule_watches_firing_prometheus_alerts_and_notifies_the_inbox() {
     let root = repo_root();
