@@ -6,6 +6,8 @@
 //!    then stops the children in order;
 //! 2. [`Supervised`]'s `Drop` sends SIGTERM to the group, waits a grace
 //!    period, then SIGKILLs — so early returns and panics clean up as well;
+//!    a leader that exits on its own has its leftover group members killed
+//!    before it is reaped (see [`Supervised::exit_status`]);
 //! 3. on Linux the child asks the kernel for SIGTERM when its parent dies
 //!    (`PR_SET_PDEATHSIG`), covering even `kill -9 stack`.
 
@@ -96,11 +98,39 @@ impl Supervised {
     }
 
     /// `Some(status)` once the process has exited (reaped, no zombie left).
+    ///
+    /// The group is signalled only while its leader is alive or still a
+    /// zombie: until the leader is reaped its pid, which is the group id,
+    /// cannot be given to another process. So an exit is first noticed
+    /// without reaping (`waitid` with `WNOWAIT`), leftovers of the group are
+    /// swept with SIGKILL, and only then is the leader reaped. After that
+    /// this component never signals anything again.
     pub fn exit_status(&mut self) -> Option<ExitStatus> {
-        if self.exited.is_none() {
-            self.exited = self.child.try_wait().ok().flatten();
+        if self.exited.is_none() && self.leader_exited() {
+            self.signal_group(libc::SIGKILL);
+            self.exited = self.child.wait().ok();
         }
         self.exited
+    }
+
+    /// Whether the leader has exited, leaving it unreaped (a zombie).
+    fn leader_exited(&self) -> bool {
+        // SAFETY: siginfo_t is plain data; all zeroes is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid on our own child with a valid siginfo pointer;
+        // WNOWAIT leaves the child waitable, so `Child` can still reap it.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                self.child.id(),
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        // With WNOHANG a still-running child leaves si_pid 0. An error can
+        // only mean the child is not ours to wait for, which `Child` rules out.
+        // SAFETY: waitid filled `info` (or left it zeroed).
+        rc == 0 && unsafe { info.si_pid() } != 0
     }
 
     /// SIGTERM to the process group, wait up to the grace period, then SIGKILL.
@@ -108,16 +138,14 @@ impl Supervised {
         if std::mem::replace(&mut self.stopped, true) {
             return;
         }
+        // Exited before (and already swept): nothing of it is left to signal.
         if self.exit_status().is_some() {
-            // The leader is gone; still sweep its group for leftovers.
-            self.signal_group(libc::SIGKILL);
             return;
         }
         self.signal_group(libc::SIGTERM);
         let deadline = Instant::now() + GRACE;
         while Instant::now() < deadline {
             if self.exit_status().is_some() {
-                self.signal_group(libc::SIGKILL);
                 return;
             }
             sleep(Duration::from_millis(50));
@@ -126,6 +154,7 @@ impl Supervised {
             "stack: {} ignored SIGTERM for {GRACE:?}; killing it",
             self.name
         );
+        // Not reaped yet, so the group id is still this component's.
         self.signal_group(libc::SIGKILL);
         self.exited = self.child.wait().ok();
     }
@@ -158,4 +187,52 @@ pub fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(pid: &str) -> bool {
+        // A killed orphan may linger as a zombie until init reaps it.
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    }
+
+    #[test]
+    fn leader_exit_sweeps_its_group_before_reaping() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("leader.log");
+        let mut command = Command::new("sh");
+        command.args(["-c", "sleep 30 & echo $!; exit 0"]);
+        let mut leader = Supervised::spawn("leader", command, &log).expect("spawn sh");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = leader.exit_status() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "sh did not exit");
+            sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{status}");
+        let grandchild = std::fs::read_to_string(&log).expect("log");
+        let grandchild = grandchild.trim();
+        assert!(!grandchild.is_empty(), "no pid logged");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while running(grandchild) {
+            assert!(
+                Instant::now() < deadline,
+                "sleep {grandchild} outlived its leader"
+            );
+            sleep(Duration::from_millis(20));
+        }
+        // Stopping an already exited and reaped component signals nothing.
+        leader.stop();
+    }
 }
