@@ -122,12 +122,14 @@ pub struct LoadArgs {
     )]
     pub url: String,
 
-    /// Open-loop mode: start this many requests per second, whatever the latency.
+    /// Open-loop mode: start this many requests per second, whatever the
+    /// latency (0.001 to 1000000).
     #[arg(long, env = "STACK_LOAD_RATE", conflicts_with = "concurrency")]
     pub rate: Option<f64>,
 
     /// Closed-loop mode: keep this many requests in flight (default 8; with
-    /// `--cpu`, the number of cores).
+    /// `--cpu`, the number of cores, at most 32: the service's limit on
+    /// concurrent CPU burns).
     #[arg(long, env = "STACK_LOAD_CONCURRENCY")]
     pub concurrency: Option<usize>,
 

@@ -40,13 +40,19 @@ fn claim(shared: &Shared) -> Option<u64> {
     }
 }
 
+/// How long a closed-loop worker pauses after a 429: the service is at its
+/// limit (CPU burns), and asking again at once would only spin.
+const BACKOFF_429: Duration = Duration::from_millis(250);
+
 pub async fn closed_loop(shared: &Arc<Shared>, concurrency: usize) {
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let shared = Arc::clone(shared);
         workers.spawn(async move {
             while let Some(ticket) = claim(&shared) {
-                send(&shared, ticket).await;
+                if let Outcome::Status(429) = send(&shared, ticket).await {
+                    tokio::time::sleep(BACKOFF_429).await;
+                }
             }
         });
     }
@@ -54,6 +60,8 @@ pub async fn closed_loop(shared: &Arc<Shared>, concurrency: usize) {
 }
 
 pub async fn open_loop(shared: &Arc<Shared>, rate: f64) {
+    // `plan` keeps the rate within MIN_RATE..=MAX_RATE, so this is a valid,
+    // non-zero period.
     let period = Duration::from_secs_f64(1.0 / rate);
     let mut ticker = tokio::time::interval(period);
     // Burst: after a stall, catch up so the average rate holds.
@@ -77,7 +85,7 @@ pub async fn open_loop(shared: &Arc<Shared>, rate: f64) {
     while in_flight.join_next().await.is_some() {}
 }
 
-async fn send(shared: &Shared, ticket: u64) {
+async fn send(shared: &Shared, ticket: u64) -> Outcome {
     let routes = &shared.plan.routes;
     // `len() >= 1` is guaranteed by `plan`; modulo keeps the mix exact.
     let route = &routes[(ticket % routes.len() as u64) as usize];
@@ -106,4 +114,5 @@ async fn send(shared: &Shared, ticket: u64) {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .record(route, outcome, latency);
+    outcome
 }

@@ -48,7 +48,20 @@ pub struct Plan {
     pub routes: Vec<Route>,
     pub limit: Limit,
     pub pace: Pace,
+    /// Printed before the run: a setting `plan` had to adjust.
+    pub note: Option<String>,
 }
+
+/// Slowest and fastest `--rate` (req/s). Requests start every 1/R seconds:
+/// the period must be a timer period tokio accepts (not zero) and fit a
+/// `Duration` (not astronomically long).
+pub const MIN_RATE: f64 = 0.001;
+pub const MAX_RATE: f64 = 1_000_000.0;
+
+/// The service answers 429 to CPU burns beyond this many at once
+/// (`MAX_CONCURRENT_BURNS` in service/src/routes/work.rs); a drill with more
+/// workers would only collect 429s.
+pub const SERVICE_MAX_BURNS: usize = 32;
 
 pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let plan = plan(&args)?;
@@ -78,14 +91,26 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
         (None, None) if args.cpu => Limit::Duration(Duration::from_secs(240)),
         (None, None) => Limit::Duration(Duration::from_secs(10)),
     };
+    let mut note = None;
     let pace = match (args.rate, args.concurrency) {
-        (Some(rate), _) if !(rate.is_finite() && rate > 0.0) => {
-            bail!("--rate must be a positive number of requests per second")
+        (Some(rate), _) if !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate)) => {
+            bail!(
+                "--rate must be between {MIN_RATE} and {MAX_RATE} requests per second, got {rate}"
+            )
         }
         (Some(rate), _) => Pace::Rate(rate),
         (None, Some(0)) => bail!("--concurrency must be at least 1"),
+        (None, requested) if args.cpu => {
+            let wanted = requested.unwrap_or(cores);
+            if wanted > SERVICE_MAX_BURNS {
+                note = Some(format!(
+                    "load: CPU drill capped at {SERVICE_MAX_BURNS} concurrent requests (not {wanted}): \
+                     the service refuses more concurrent burns with 429"
+                ));
+            }
+            Pace::Concurrency(wanted.min(SERVICE_MAX_BURNS))
+        }
         (None, Some(c)) => Pace::Concurrency(c),
-        (None, None) if args.cpu => Pace::Concurrency(cores),
         (None, None) => Pace::Concurrency(8),
     };
     let base = args.url.trim_end_matches('/').to_owned();
@@ -97,6 +122,7 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
         routes,
         limit,
         pace,
+        note,
     })
 }
 
@@ -106,6 +132,9 @@ async fn execute(plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
         .pool_max_idle_per_host(MAX_IN_FLIGHT)
         .build()
         .context("building the HTTP client")?;
+    if let Some(note) = &plan.note {
+        eprintln!("{note}");
+    }
     if !args.json {
         eprintln!(
             "load: {} -> {} ({}, {})",
@@ -190,4 +219,48 @@ fn describe_routes(routes: &[Route]) -> String {
 async fn stop_on_signal(shared: Arc<Shared>) {
     crate::signals::wait_for_stop().await;
     shared.stop.store(true, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser as _;
+
+    fn plan_of(argv: &[&str]) -> anyhow::Result<Plan> {
+        let mut full = vec!["stack", "load"];
+        full.extend_from_slice(argv);
+        let Command::Load(args) = Cli::try_parse_from(full)?.command else {
+            unreachable!("load subcommand")
+        };
+        plan(&args)
+    }
+
+    #[test]
+    fn rate_outside_the_timer_range_is_refused() {
+        for rate in ["1e10", "1e-20", "0", "-5", "NaN", "inf"] {
+            let flag = format!("--rate={rate}");
+            let error = plan_of(&[&flag]).err().expect(rate).to_string();
+            assert!(
+                error.contains("between 0.001 and 1000000"),
+                "{rate}: {error}"
+            );
+        }
+        for rate in ["0.001", "250", "1000000"] {
+            assert!(plan_of(&["--rate", rate]).is_ok(), "{rate}");
+        }
+    }
+
+    #[test]
+    fn cpu_drill_is_capped_at_the_service_burn_limit() {
+        let plan = plan_of(&["--cpu", "--concurrency", "64"]).expect("plan");
+        assert!(matches!(plan.pace, Pace::Concurrency(SERVICE_MAX_BURNS)));
+        assert!(plan.note.is_some_and(|n| n.contains("429")));
+        let plan = plan_of(&["--cpu", "--concurrency", "2"]).expect("plan");
+        assert!(matches!(plan.pace, Pace::Concurrency(2)));
+        assert!(plan.note.is_none());
+        // Outside the drill, concurrency is the operator's choice.
+        let plan = plan_of(&["--concurrency", "64"]).expect("plan");
+        assert!(matches!(plan.pace, Pace::Concurrency(64)));
+    }
 }
