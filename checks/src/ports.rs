@@ -1,11 +1,23 @@
-//! Cross-file wiring: every host:port one file dials must be a port the
-//! target listens on according to the files that configure it.
+//! Cross-file wiring: every host:port one file dials must be the port of
+//! the program and role that dialer needs, according to the files that
+//! configure the program.
 //!
-//! Compose service names are the hosts. A target agrees when the compose
-//! service exists, declares the port (`ports` or `expose`), and - where the
-//! listening port is itself configured in a file (the Collector's receivers,
-//! Tempo's `http_listen_port`, the service's and inbox's `*_LISTEN`) - that
-//! file says the same port.
+//! Compose service names are the hosts. Each dialer has an expected target,
+//! a compose service and a role (Prometheus job `spanmetrics` must reach the
+//! Collector's `prometheus-exporter` port, the Tempo data source Tempo's
+//! `http` port, the Collector's `otlp/tempo` exporter Tempo's `otlp-grpc`
+//! port, ...). A dial agrees when it names that service and the port that
+//! role listens on: read from the file that configures it (the Collector's
+//! receivers and exporters, Tempo's `http_listen_port` and OTLP receiver, the
+//! service's and inbox's `*_LISTEN`) or, for Prometheus, Alertmanager and
+//! node_exporter, which compose runs without `--web.listen-address`, their
+//! documented default. A port of another role of the same program is
+//! reported as such.
+//!
+//! Compose's `ports`/`expose` must also list every port a program listens
+//! on. Docker does not need that: containers on one compose network reach
+//! each other's ports whether exposed or not. It keeps compose.yaml an
+//! accurate list of who listens where, which docs/configuration.md repeats.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -71,15 +83,24 @@ impl Wiring {
         })
     }
 
-    /// Ports that a file other than compose.yaml says a compose service
-    /// listens on, by service name.
-    fn configured_listen_ports(&self) -> BTreeMap<String, Vec<(String, u16)>> {
-        let mut ports: BTreeMap<String, Vec<(String, u16)>> = BTreeMap::new();
+    /// Every port a compose service listens on, by role, and the source
+    /// that says so.
+    pub fn listens(&self) -> BTreeMap<String, Vec<Listen>> {
+        let mut listens: BTreeMap<String, Vec<Listen>> = BTreeMap::new();
+        let mut add = |host: &str, role: &str, port: u16, source: String| {
+            listens.entry(host.to_owned()).or_default().push(Listen {
+                role: role.to_owned(),
+                port,
+                source,
+            });
+        };
         for (role, port) in collector::listen_ports(&self.collector) {
-            ports
-                .entry("otel-collector".into())
-                .or_default()
-                .push((format!("otel-collector/config.yaml ({role})"), port));
+            add(
+                "otel-collector",
+                role,
+                port,
+                format!("otel-collector/config.yaml ({role})"),
+            );
         }
         if let Some(port) = self
             .tempo
@@ -87,10 +108,12 @@ impl Wiring {
             .and_then(Value::as_u64)
             .and_then(|p| u16::try_from(p).ok())
         {
-            ports
-                .entry("tempo".into())
-                .or_default()
-                .push(("tempo/tempo.yaml (http_listen_port)".into(), port));
+            add(
+                "tempo",
+                "http",
+                port,
+                "tempo/tempo.yaml server.http_listen_port".into(),
+            );
         }
         if let Some(port) = self
             .tempo
@@ -98,10 +121,12 @@ impl Wiring {
             .and_then(Value::as_str)
             .and_then(collector::endpoint_port)
         {
-            ports
-                .entry("tempo".into())
-                .or_default()
-                .push(("tempo/tempo.yaml (otlp grpc)".into(), port));
+            add(
+                "tempo",
+                "otlp-grpc",
+                port,
+                "tempo/tempo.yaml distributor otlp grpc".into(),
+            );
         }
         let services = services(&self.compose);
         for (service, variable) in [("service", "SERVICE_LISTEN"), ("inbox", "INBOX_LISTEN")] {
@@ -110,25 +135,68 @@ impl Wiring {
                 .and_then(|s| environment(s).get(variable).cloned())
                 .and_then(|listen| collector::endpoint_port(&listen))
             {
-                ports
-                    .entry(service.into())
-                    .or_default()
-                    .push((format!("compose.yaml {service} {variable}"), port));
+                add(
+                    service,
+                    "http",
+                    port,
+                    format!("compose.yaml {service} {variable}"),
+                );
             }
         }
-        ports
+        // Programs configured by flags only: `--web.listen-address` in
+        // compose, else the default their documentation gives.
+        for (service, default) in [
+            ("prometheus", 9090),
+            ("alertmanager", 9093),
+            ("node-exporter", 9100),
+        ] {
+            let flag = services.get(service).and_then(|s| {
+                array_at(s, "command")
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .find_map(|arg| arg.strip_prefix("--web.listen-address="))
+                    .and_then(collector::endpoint_port)
+            });
+            match flag {
+                Some(port) => add(
+                    service,
+                    "http",
+                    port,
+                    format!("compose.yaml {service} --web.listen-address"),
+                ),
+                None => add(
+                    service,
+                    "http",
+                    default,
+                    format!("{service}'s default --web.listen-address"),
+                ),
+            }
+        }
+        listens
     }
 
-    /// Every `(who dials, address)` pair in the configuration.
-    fn dialled(&self) -> Vec<(String, String)> {
+    /// Every dial in the configuration with the target it must reach.
+    pub fn dials(&self) -> Vec<Dial> {
         let mut dials = Vec::new();
         for job in array_at(&self.prometheus, "scrape_configs") {
             let name = str_at(job, "job_name").unwrap_or("?");
+            let expect = match name {
+                "service" => Some(Target::exact("service", "http")),
+                "node" => Some(Target::exact("node-exporter", "http")),
+                "otel-collector" => Some(Target::exact("otel-collector", "telemetry")),
+                "spanmetrics" => Some(Target::exact("otel-collector", "prometheus-exporter")),
+                "prometheus" => Some(Target::exact("prometheus", "http")),
+                _ => None,
+            };
             for sc in array_at(job, "static_configs") {
                 for target in array_at(sc, "targets").iter().filter_map(Value::as_str) {
                     // Prometheus scraping itself: the prometheus service.
                     let target = target.replace("localhost:", "prometheus:");
-                    dials.push((format!("prometheus.yml job {name}"), target));
+                    dials.push(Dial::new(
+                        format!("prometheus.yml job {name}"),
+                        target,
+                        expect.clone(),
+                    ));
                 }
             }
         }
@@ -141,14 +209,22 @@ impl Wiring {
         {
             for sc in array_at(am, "static_configs") {
                 for target in array_at(sc, "targets").iter().filter_map(Value::as_str) {
-                    dials.push(("prometheus.yml alerting".into(), target.to_owned()));
+                    dials.push(Dial::new(
+                        "prometheus.yml alerting",
+                        target,
+                        Some(Target::exact("alertmanager", "http")),
+                    ));
                 }
             }
         }
         for receiver in array_at(&self.alertmanager, "receivers") {
             for hook in array_at(receiver, "webhook_configs") {
                 if let Some(url) = str_at(hook, "url") {
-                    dials.push(("alertmanager.yml webhook".into(), url.to_owned()));
+                    dials.push(Dial::new(
+                        "alertmanager.yml webhook",
+                        url,
+                        Some(Target::exact("inbox", "http")),
+                    ));
                 }
             }
         }
@@ -156,7 +232,13 @@ impl Wiring {
             for ds in array_at(doc, "datasources") {
                 if let Some(url) = str_at(ds, "url") {
                     let uid = str_at(ds, "uid").unwrap_or("?");
-                    dials.push((format!("{file} datasource {uid}"), url.to_owned()));
+                    let expect = match str_at(ds, "type") {
+                        Some("prometheus") => Some(Target::exact("prometheus", "http")),
+                        Some("tempo") => Some(Target::exact("tempo", "http")),
+                        Some("alertmanager") => Some(Target::exact("alertmanager", "http")),
+                        _ => None,
+                    };
+                    dials.push(Dial::new(format!("{file} datasource {uid}"), url, expect));
                 }
             }
         }
@@ -166,25 +248,44 @@ impl Wiring {
                     if str_at(receiver, "type") == Some("webhook")
                         && let Some(url) = receiver.pointer("/settings/url").and_then(Value::as_str)
                     {
-                        dials.push((format!("{file} contact point"), url.to_owned()));
+                        dials.push(Dial::new(
+                            format!("{file} contact point"),
+                            url,
+                            Some(Target::exact("inbox", "http")),
+                        ));
                     }
                 }
             }
         }
         if let Some(exporters) = self.collector.get("exporters").and_then(Value::as_object) {
             for (id, exporter) in exporters {
-                if id.split('/').next() == Some("otlp")
-                    && let Some(endpoint) = str_at(exporter, "endpoint")
-                {
-                    dials.push((format!("otel-collector exporter {id}"), endpoint.to_owned()));
+                let expect = match id.as_str() {
+                    "otlp/tempo" => Some(Target::exact("tempo", "otlp-grpc")),
+                    _ if id.split('/').next() == Some("otlp") => {
+                        Some(Target::dialled_host("otlp-grpc"))
+                    }
+                    _ => continue,
+                };
+                if let Some(endpoint) = str_at(exporter, "endpoint") {
+                    dials.push(Dial::new(
+                        format!("otel-collector exporter {id}"),
+                        endpoint,
+                        expect,
+                    ));
                 }
             }
         }
         for (name, service) in services(&self.compose) {
-            if let Some(endpoint) = environment(service).get("OTEL_EXPORTER_OTLP_ENDPOINT") {
-                dials.push((
+            let env = environment(service);
+            if let Some(endpoint) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+                let role = match env.get("OTEL_EXPORTER_OTLP_PROTOCOL").map(String::as_str) {
+                    Some(protocol) if protocol.starts_with("http") => "otlp-http",
+                    _ => "otlp-grpc",
+                };
+                dials.push(Dial::new(
                     format!("compose.yaml {name} OTEL_EXPORTER_OTLP_ENDPOINT"),
-                    endpoint.clone(),
+                    endpoint,
+                    Some(Target::exact("otel-collector", role)),
                 ));
             }
         }
@@ -195,59 +296,152 @@ impl Wiring {
     pub fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         let services = services(&self.compose);
-        let configured = self.configured_listen_ports();
-        for (who, address) in self.dialled() {
-            let Some((host, port)) = host_port(&address) else {
+        let listens = self.listens();
+        for dial in self.dials() {
+            let who = dial.who.as_str();
+            let address = dial.address.as_str();
+            let Some((host, port)) = host_port(address) else {
                 problems.push(Problem::new(
-                    &who,
+                    who,
                     format!("cannot read host:port from {address:?}"),
                 ));
                 continue;
             };
             let Some(service) = services.get(&host) else {
                 problems.push(Problem::new(
-                    &who,
+                    who,
                     format!("{address} names host {host:?}, which is no compose service"),
                 ));
                 continue;
             };
             if !container_ports(service).contains(&port) {
                 problems.push(Problem::new(
-                    &who,
+                    who,
                     format!(
-                        "{address}: compose service {host} declares no port {port} (ports/expose)"
+                        "{address}: compose service {host} lists no port {port} (ports/expose)"
                     ),
                 ));
             }
-            if let Some(listens) = configured.get(&host)
-                && !listens.iter().any(|(_, p)| *p == port)
-            {
-                let said: Vec<String> = listens.iter().map(|(f, p)| format!("{f}: {p}")).collect();
+            let Some(expect) = &dial.expect else {
                 problems.push(Problem::new(
-                    &who,
+                    who,
                     format!(
-                        "{address}: {host} listens on none of its configured ports [{}]",
-                        said.join(", ")
+                        "{address}: no expected target for this dialer; add it to Wiring::dials \
+                         in checks/src/ports.rs"
+                    ),
+                ));
+                continue;
+            };
+            if let Some(wanted) = &expect.host
+                && *wanted != host
+            {
+                problems.push(Problem::new(
+                    who,
+                    format!("{address} names {host}, but this dialer must reach {wanted}"),
+                ));
+                continue;
+            }
+            let of_host = listens.get(&host).map(Vec::as_slice).unwrap_or_default();
+            let Some(listen) = of_host.iter().find(|l| l.role == expect.role) else {
+                problems.push(Problem::new(
+                    who,
+                    format!(
+                        "{address}: no file says which port {host} listens on for {}",
+                        expect.role
+                    ),
+                ));
+                continue;
+            };
+            if listen.port != port {
+                let other = of_host
+                    .iter()
+                    .find(|l| l.port == port)
+                    .map(|l| format!(", which is its {} port", l.role))
+                    .unwrap_or_default();
+                problems.push(Problem::new(
+                    who,
+                    format!(
+                        "{address}: needs {host}'s {} port {} ({}), not {port}{other}",
+                        expect.role, listen.port, listen.source
                     ),
                 ));
             }
         }
-        // Ports a configuration file opens must also be declared in compose,
-        // or containers cannot reach them.
-        for (host, listens) in &configured {
+        // compose.yaml lists every port a configuration file opens (see the
+        // module docs: documentation, not a reachability requirement).
+        for (host, of_host) in &listens {
             let declared = services
                 .get(host)
                 .map(|s| container_ports(s))
                 .unwrap_or_default();
-            for (file, port) in listens {
-                if !declared.contains(port) {
+            for listen in of_host {
+                if !declared.contains(&listen.port) {
                     problems.push(Problem::new(
-                        file.as_str(),
-                        format!("{host} listens on {port} but compose.yaml does not declare it"),
+                        listen.source.as_str(),
+                        format!(
+                            "{host} listens on {} ({}) but compose.yaml lists no such port",
+                            listen.port, listen.role
+                        ),
                     ));
                 }
             }
         }
         problems
+    }
+}
+
+/// A port a compose service listens on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    /// What the port is for: `http`, `otlp-grpc`, `telemetry`, ...
+    pub role: String,
+    pub port: u16,
+    /// The file and setting (or documented default) it comes from.
+    pub source: String,
+}
+
+/// What a dialer must reach: a role's port on a compose service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The compose service, or `None` for "whichever host the address
+    /// names" (a generic OTLP exporter).
+    pub host: Option<String>,
+    pub role: String,
+}
+
+impl Target {
+    fn exact(host: &str, role: &str) -> Self {
+        Self {
+            host: Some(host.to_owned()),
+            role: role.to_owned(),
+        }
+    }
+
+    fn dialled_host(role: &str) -> Self {
+        Self {
+            host: None,
+            role: role.to_owned(),
+        }
+    }
+}
+
+/// One address a configuration file dials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dial {
+    /// The file and setting that dials.
+    pub who: String,
+    pub address: String,
+    /// `None` when this check does not know the dialer: reported, so a new
+    /// dialer gets an expectation.
+    pub expect: Option<Target>,
+}
+
+impl Dial {
+    fn new(who: impl Into<String>, address: impl Into<String>, expect: Option<Target>) -> Self {
+        Self {
+            who: who.into(),
+            address: address.into(),
+            expect,
+        }
     }
 }

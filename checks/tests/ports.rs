@@ -1,6 +1,7 @@
-//! Acceptance 3 and 6 (ports): every host:port a file dials is a compose
-//! service that declares that port, and the file configuring that program
-//! listens there.
+//! Acceptance 3 and 6 (ports): every host:port a file dials is the compose
+//! service and port of the role that dialer needs (Tempo's data source its
+//! HTTP port, the Collector's Tempo exporter Tempo's OTLP port, ...), as the
+//! file configuring that program says, and compose lists the port.
 
 use checks::ports::{Wiring, host_port};
 use checks::{into_result, repo_root};
@@ -26,6 +27,62 @@ fn a_mismatched_port_is_caught() {
         assert!(
             text.iter().any(|p| p.contains(needle)),
             "{needle} not reported: {text:#?}"
+        );
+    }
+}
+
+/// A port that the target does listen on, but for another role, is caught:
+/// the old check accepted any port the host listens on.
+#[test]
+fn a_port_of_the_wrong_role_is_caught() {
+    let wiring = Wiring::load(&repo_root()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(wiring.problems().is_empty());
+    type Mutate = fn(&mut Wiring);
+    let cases: &[(&str, Mutate, &str)] = &[
+        (
+            "Tempo data source on Tempo's OTLP port",
+            |w| w.datasources[0].1["datasources"][1]["url"] = "http://tempo:4317".into(),
+            "datasource tempo",
+        ),
+        (
+            "Collector's Tempo exporter on Tempo's HTTP port",
+            |w| w.collector["exporters"]["otlp/tempo"]["endpoint"] = "tempo:3200".into(),
+            "otel-collector exporter otlp/tempo",
+        ),
+        (
+            "spanmetrics job on the Collector's own telemetry port",
+            |w| {
+                w.prometheus["scrape_configs"][3]["static_configs"][0]["targets"][0] =
+                    "otel-collector:8888".into()
+            },
+            "prometheus.yml job spanmetrics",
+        ),
+        (
+            "service exporting OTLP gRPC to the Collector's OTLP HTTP port",
+            |w| {
+                w.compose["services"]["service"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] =
+                    "http://otel-collector:4318".into()
+            },
+            "compose.yaml service OTEL_EXPORTER_OTLP_ENDPOINT",
+        ),
+        (
+            "Prometheus data source on Alertmanager",
+            |w| w.datasources[0].1["datasources"][0]["url"] = "http://alertmanager:9093".into(),
+            "datasource prometheus",
+        ),
+        (
+            "a scrape job this check knows nothing about",
+            |w| w.prometheus["scrape_configs"][0]["job_name"] = "svc".into(),
+            "prometheus.yml job svc",
+        ),
+    ];
+    for (what, mutate, who) in cases {
+        let mut mutated = Wiring::load(&repo_root()).unwrap_or_else(|e| panic!("{e}"));
+        mutate(&mut mutated);
+        let problems = mutated.problems();
+        assert!(
+            problems.iter().any(|p| p.at.contains(who)),
+            "{what}: not reported at {who}: {problems:#?}"
         );
     }
 }
