@@ -86,7 +86,7 @@ mod tests {
         else {
             unreachable!()
         };
-        let ports = Ports::choose(&args, &[Role::Inbox]).expect("ports");
+        let ports = Ports::choose(&args, &[Role::Inbox]).expect("ports").0;
         let source = r#"
 route: {receiver: inbox}
 receivers:

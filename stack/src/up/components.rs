@@ -11,7 +11,11 @@ use super::state::StateDir;
 /// A component to start: how, and how to tell it is ready.
 pub struct Launch {
     pub name: &'static str,
+    /// The role whose port serves `ready_path`.
     pub role: Role,
+    /// Every port it listens on: their reservations are released right
+    /// before it starts.
+    pub listens: &'static [Role],
     pub command: Command,
     /// Path polled until it answers 2xx.
     pub ready_path: &'static str,
@@ -51,6 +55,7 @@ pub fn core(
     launches.push(Launch {
         name: "inbox",
         role: Role::Inbox,
+        listens: &[Role::Inbox],
         command: inbox,
         ready_path: "/healthz",
         show_path: "/",
@@ -72,6 +77,7 @@ pub fn core(
     launches.push(Launch {
         name: "service",
         role: Role::Service,
+        listens: &[Role::Service],
         command: service,
         ready_path: "/readyz",
         show_path: "/",
@@ -82,6 +88,7 @@ pub fn core(
     launches.push(Launch {
         name: "node_exporter",
         role: Role::NodeExporter,
+        listens: &[Role::NodeExporter],
         command: node,
         ready_path: "/metrics",
         show_path: "/metrics",
@@ -99,6 +106,7 @@ pub fn core(
     launches.push(Launch {
         name: "alertmanager",
         role: Role::Alertmanager,
+        listens: &[Role::Alertmanager],
         command: am,
         ready_path: "/-/ready",
         show_path: "/",
@@ -114,6 +122,7 @@ pub fn core(
     launches.push(Launch {
         name: "prometheus",
         role: Role::Prometheus,
+        listens: &[Role::Prometheus],
         command: prom,
         ready_path: "/-/ready",
         show_path: "/",

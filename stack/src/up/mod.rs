@@ -2,7 +2,8 @@
 //!
 //! Order of events:
 //! 1. find the binaries (installing the Debian packages if allowed);
-//! 2. choose ports (flags; 0 = any free port) and check they are free;
+//! 2. choose ports (flags; 0 = any free port) by binding them, and hold each
+//!    until just before its component starts, so nothing else takes it;
 //! 3. generate configs from the repository's files into the state directory;
 //! 4. start inbox, service, node_exporter, Alertmanager, Prometheus (then the
 //!    optional Grafana and Collector), waiting for each to answer;
@@ -88,7 +89,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         Role::Prometheus,
     ];
     roles.extend(extras.roles());
-    let ports = Ports::choose(&args, &roles)?;
+    let (ports, mut reserved) = Ports::choose(&args, &roles)?;
     let state = StateDir::create(&args.state_dir)?;
     state.remove_manifest();
     let (token, token_file) = state.token(args.inbox_token.as_deref())?;
@@ -142,6 +143,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             .url(launch.role)
             .context("internal: no port for a started role")?;
         let log = state.log(launch.name);
+        reserved.release(launch.listens);
         let mut child = Supervised::spawn(launch.name, launch.command, &log)?;
         let ready = format!("{base}{}", launch.ready_path);
         let waited = ready::wait_http(&client, &mut child, &ready, args.ready_timeout, &stop).await;

@@ -16,6 +16,15 @@ use super::ports::{Ports, Role};
 use super::state::StateDir;
 use super::targets::rewrite_url;
 
+/// Every port the Collector listens on.
+pub const COLLECTOR_ROLES: [Role; 5] = [
+    Role::OtlpGrpc,
+    Role::OtlpHttp,
+    Role::CollectorMetrics,
+    Role::Spanmetrics,
+    Role::CollectorHealth,
+];
+
 /// The optional components found on this host.
 #[derive(Debug, Default)]
 pub struct Extras {
@@ -75,13 +84,7 @@ impl Extras {
             roles.push(Role::Grafana);
         }
         if self.otelcol.is_some() {
-            roles.extend([
-                Role::OtlpGrpc,
-                Role::OtlpHttp,
-                Role::CollectorMetrics,
-                Role::Spanmetrics,
-                Role::CollectorHealth,
-            ]);
+            roles.extend(COLLECTOR_ROLES);
         }
         roles
     }
@@ -106,6 +109,7 @@ impl Extras {
             launches.push(Launch {
                 name: "otelcol",
                 role: Role::CollectorHealth,
+                listens: &COLLECTOR_ROLES,
                 command,
                 ready_path: "/",
                 show_path: "/",
@@ -138,6 +142,7 @@ impl Extras {
             launches.push(Launch {
                 name: "grafana",
                 role: Role::Grafana,
+                listens: &[Role::Grafana],
                 command,
                 ready_path: "/api/health",
                 show_path: "/",
@@ -188,13 +193,7 @@ fn rewrite_urls(text: &str, ports: &Ports) -> String {
 /// config; point those at this stack's address and chosen ports.
 fn rewrite_listen_addresses(text: &str, ports: &Ports) -> String {
     let mut out = text.to_owned();
-    for role in [
-        Role::OtlpGrpc,
-        Role::OtlpHttp,
-        Role::CollectorMetrics,
-        Role::Spanmetrics,
-        Role::CollectorHealth,
-    ] {
+    for role in COLLECTOR_ROLES {
         let Some(addr) = ports.addr(role) else {
             continue;
         };
@@ -241,7 +240,7 @@ mod tests {
         else {
             unreachable!()
         };
-        Ports::choose(&args, roles).expect("ports")
+        Ports::choose(&args, roles).expect("ports").0
     }
 
     #[test]

@@ -1,7 +1,12 @@
 //! Which port each component gets, and the mapping from the ports written in
 //! the repository's configs (the contract's defaults) to the chosen ones.
+//!
+//! Each chosen port stays bound by `stack` itself ([`Reserved`]) until right
+//! before its component is spawned: a port picked for 0 and released early
+//! could be taken by another process before the component binds it.
 
 use std::collections::BTreeMap;
+use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 
 use crate::cli::UpArgs;
@@ -76,12 +81,12 @@ impl Role {
     ];
 }
 
-/// A chosen port is taken.
+/// A chosen port cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
     #[error(
         "port {port} ({flag}) on {ip} is already in use: stop what holds it \
-         (a system service from the Debian package? `sudo systemctl stop prometheus \
+         (a system service from the Debian package? `sudo systemctl disable --now prometheus \
          prometheus-node-exporter prometheus-alertmanager`) or pass {flag} <PORT> (0 = any free port)"
     )]
     InUse {
@@ -89,8 +94,46 @@ pub enum PortError {
         port: u16,
         flag: &'static str,
     },
-    #[error("cannot find a free port on {0}: {1}")]
-    NoFree(IpAddr, std::io::Error),
+    #[error(
+        "cannot listen on {ip}: it is not an address of this host ({source}); \
+         pass --bind / STACK_BIND with one of its addresses (see `ip -brief address`), e.g. 127.0.0.1"
+    )]
+    NotLocal { ip: IpAddr, source: std::io::Error },
+    #[error(
+        "port {port} ({flag}) on {ip}: ports below 1024 need root (or CAP_NET_BIND_SERVICE); \
+         pass {flag} with a port from 1024 up (0 = any free port)"
+    )]
+    Privileged {
+        ip: IpAddr,
+        port: u16,
+        flag: &'static str,
+    },
+    #[error("cannot listen on {ip} port {port} ({flag}, 0 = any free port): {source}")]
+    Other {
+        ip: IpAddr,
+        port: u16,
+        flag: &'static str,
+        source: std::io::Error,
+    },
+}
+
+impl PortError {
+    fn from_bind(ip: IpAddr, port: u16, role: Role, source: std::io::Error) -> Self {
+        let flag = role.flag();
+        match source.kind() {
+            ErrorKind::AddrInUse => PortError::InUse { ip, port, flag },
+            ErrorKind::AddrNotAvailable => PortError::NotLocal { ip, source },
+            ErrorKind::PermissionDenied if (1..1024).contains(&port) => {
+                PortError::Privileged { ip, port, flag }
+            }
+            _ => PortError::Other {
+                ip,
+                port,
+                flag,
+                source,
+            },
+        }
+    }
 }
 
 /// The ports of the components that will run.
@@ -100,35 +143,37 @@ pub struct Ports {
     chosen: BTreeMap<Role, u16>,
 }
 
+/// A listener on each chosen port, held until the component that uses the
+/// port is about to start, so no other process can take it in between.
+/// (Std sockets are close-on-exec: components never inherit these.)
+#[derive(Debug)]
+pub struct Reserved(BTreeMap<Role, TcpListener>);
+
+impl Reserved {
+    /// Frees the ports of `roles`; call right before spawning their component.
+    pub fn release(&mut self, roles: &[Role]) {
+        for role in roles {
+            self.0.remove(role);
+        }
+    }
+}
+
 impl Ports {
-    /// Resolves every requested role's port: 0 becomes a free port, any other
-    /// value must be free now (checked by binding it briefly).
-    /// A port picked for 0 could be taken by another process before the
-    /// component binds it; that race is rare and the readiness check reports it.
-    pub fn choose(args: &UpArgs, roles: &[Role]) -> Result<Self, PortError> {
+    /// Resolves every requested role's port (0 becomes a free port) by
+    /// binding it, and keeps the listeners as the reservation.
+    pub fn choose(args: &UpArgs, roles: &[Role]) -> Result<(Self, Reserved), PortError> {
         let ip = args.bind;
         let mut chosen = BTreeMap::new();
-        // Held until every port is chosen so two roles never get the same one.
-        let mut held = Vec::new();
+        let mut held = BTreeMap::new();
         for &role in roles {
             let requested = requested(args, role);
-            let listener = if requested == 0 {
-                TcpListener::bind(SocketAddr::new(ip, 0)).map_err(|e| PortError::NoFree(ip, e))?
-            } else {
-                TcpListener::bind(SocketAddr::new(ip, requested)).map_err(|_| PortError::InUse {
-                    ip,
-                    port: requested,
-                    flag: role.flag(),
-                })?
-            };
-            let port = listener
-                .local_addr()
-                .map_err(|e| PortError::NoFree(ip, e))?
-                .port();
-            held.push(listener);
+            let bind_error = |e| PortError::from_bind(ip, requested, role, e);
+            let listener = TcpListener::bind(SocketAddr::new(ip, requested)).map_err(bind_error)?;
+            let port = listener.local_addr().map_err(bind_error)?.port();
+            held.insert(role, listener);
             chosen.insert(role, port);
         }
-        Ok(Self { ip, chosen })
+        Ok((Self { ip, chosen }, Reserved(held)))
     }
 
     /// The chosen port of a running role.
@@ -175,5 +220,79 @@ fn requested(args: &UpArgs, role: Role) -> u16 {
         Role::CollectorMetrics => args.collector_metrics_port,
         Role::Spanmetrics => args.spanmetrics_port,
         Role::CollectorHealth => args.collector_health_port,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser as _;
+
+    fn args(extra: &[&str]) -> UpArgs {
+        let mut argv = vec!["stack", "up"];
+        argv.extend_from_slice(extra);
+        let Command::Up(args) = Cli::parse_from(argv).command else {
+            unreachable!("up subcommand")
+        };
+        args
+    }
+
+    #[test]
+    fn chosen_ports_stay_reserved_until_released() {
+        let (ports, mut reserved) =
+            Ports::choose(&args(&["--service-port", "0"]), &[Role::Service]).expect("choose");
+        let addr = ports.addr(Role::Service).expect("service port");
+        let taken = TcpListener::bind(addr).expect_err("still reserved");
+        assert_eq!(taken.kind(), ErrorKind::AddrInUse);
+        reserved.release(&[Role::Service]);
+        TcpListener::bind(addr).expect("free once released");
+    }
+
+    #[test]
+    fn a_taken_port_is_reported_as_in_use() {
+        let holder = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = holder.local_addr().expect("addr").port().to_string();
+        let error = Ports::choose(&args(&["--inbox-port", &port]), &[Role::Inbox])
+            .expect_err("port is taken");
+        assert!(
+            matches!(
+                error,
+                PortError::InUse {
+                    flag: "--inbox-port",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_foreign_bind_address_is_reported_as_not_local() {
+        // 192.0.2.0/24 is TEST-NET-1: documentation only, never on a host.
+        let error = Ports::choose(
+            &args(&["--bind", "192.0.2.1", "--service-port", "0"]),
+            &[Role::Service],
+        )
+        .expect_err("not a local address");
+        assert!(matches!(error, PortError::NotLocal { .. }), "{error}");
+        assert!(error.to_string().contains("--bind"), "{error}");
+    }
+
+    #[test]
+    fn permission_denied_below_1024_names_the_cause() {
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let denied = || std::io::Error::from(ErrorKind::PermissionDenied);
+        let error = PortError::from_bind(ip, 80, Role::Grafana, denied());
+        assert!(
+            matches!(error, PortError::Privileged { port: 80, .. }),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("below 1024 need root"),
+            "{error}"
+        );
+        let error = PortError::from_bind(ip, 8080, Role::Grafana, denied());
+        assert!(matches!(error, PortError::Other { .. }), "{error}");
     }
 }

@@ -227,7 +227,7 @@ mod tests {
         else {
             unreachable!()
         };
-        Ports::choose(&args, roles).expect("free ports")
+        Ports::choose(&args, roles).expect("free ports").0
     }
 
     const SOURCE: &str = r#"

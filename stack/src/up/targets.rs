@@ -61,7 +61,9 @@ mod tests {
         else {
             unreachable!()
         };
-        Ports::choose(&args, &[Role::Inbox, Role::Service]).expect("ports")
+        Ports::choose(&args, &[Role::Inbox, Role::Service])
+            .expect("ports")
+            .0
     }
 
     #[test]
