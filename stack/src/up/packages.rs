@@ -1,9 +1,10 @@
 //! The Debian-packaged components, and installing them when allowed.
 //!
 //! Debian's binaries read no config unless told: `stack up` passes every path
-//! and address as flags, so `/etc/default/*` and the packages' systemd units
-//! play no part. Installing the packages on a systemd host also starts their
-//! system services on the default ports; the port check then says so.
+//! and address as flags, so `/etc/default/*` plays no part. Installing the
+//! packages on a systemd host also starts their system services on the very
+//! ports `stack up` wants (9090/9100/9093), so after installing them itself
+//! `stack up` stops and disables exactly those units.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,20 +15,25 @@ use super::binaries::on_path;
 #[derive(Debug, Clone, Copy)]
 pub struct DebianTool {
     pub package: &'static str,
+    /// The systemd unit the package installs and starts.
+    pub unit: &'static str,
     /// Names to look for on PATH (Debian's name first).
     pub binaries: &'static [&'static str],
 }
 
 pub const PROMETHEUS: DebianTool = DebianTool {
     package: "prometheus",
+    unit: "prometheus",
     binaries: &["prometheus"],
 };
 pub const NODE_EXPORTER: DebianTool = DebianTool {
     package: "prometheus-node-exporter",
+    unit: "prometheus-node-exporter",
     binaries: &["prometheus-node-exporter", "node_exporter"],
 };
 pub const ALERTMANAGER: DebianTool = DebianTool {
     package: "prometheus-alertmanager",
+    unit: "prometheus-alertmanager",
     binaries: &["prometheus-alertmanager", "alertmanager"],
 };
 
@@ -69,10 +75,10 @@ pub fn ensure(
         Some(p) => Some(p.to_owned()),
         None => on_path(tool.binaries),
     };
-    let missing: Vec<&'static str> = tools
+    let missing: Vec<DebianTool> = tools
         .iter()
         .filter(|(tool, explicit)| find(tool, *explicit).is_none())
-        .map(|(tool, _)| tool.package)
+        .map(|(tool, _)| *tool)
         .collect();
     if !missing.is_empty() {
         install(&missing, may_install)?;
@@ -85,42 +91,65 @@ pub fn ensure(
         .collect()
 }
 
-fn install(packages: &[&str], may_install: bool) -> Result<(), InstallError> {
+fn install(tools: &[DebianTool], may_install: bool) -> Result<(), InstallError> {
+    let packages: Vec<&str> = tools.iter().map(|t| t.package).collect();
     let list = packages.join(" ");
-    let apt = format!(
-        "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {list}"
-    );
-    let prefix = if is_root() {
-        Some("")
-    } else if passwordless_sudo() {
-        Some("sudo ")
-    } else {
-        None
+    // What the operator is told to run: with sudo unless already root.
+    let shown = apt_command(&list, if is_root() { "" } else { "sudo " });
+    let not_allowed = || InstallError::NotAllowed {
+        packages: list.clone(),
+        command: shown.clone(),
     };
-    let (Some(prefix), true) = (prefix, may_install) else {
-        return Err(InstallError::NotAllowed {
-            packages: list.clone(),
-            command: format!(
-                "{sudo}apt-get update && {sudo}apt-get install -y --no-install-recommends {list}",
-                sudo = if is_root() { "" } else { "sudo " }
-            ),
-        });
+    if !may_install {
+        return Err(not_allowed());
+    }
+    // `sudo -n`: fail instead of prompting for a password.
+    let prefix = if is_root() {
+        ""
+    } else if passwordless_sudo() {
+        "sudo -n "
+    } else {
+        return Err(not_allowed());
     };
     eprintln!("stack: installing {list} with apt-get");
-    let shell = format!(
-        "{prefix}apt-get update && {prefix}env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {list}"
-    );
-    let status = Command::new("sh").arg("-c").arg(&shell).status();
-    match status {
+    run(&apt_command(&list, prefix)).map_err(|status| InstallError::Failed {
+        command: shown.clone(),
+        status,
+    })?;
+    if Path::new("/run/systemd/system").is_dir() {
+        let units: Vec<&str> = tools.iter().map(|t| t.unit).collect();
+        let disable = disable_command(&units, prefix);
+        match run(&disable) {
+            Ok(()) => eprintln!(
+                "stack: stopped and disabled the system services the packages started \
+                 (`{disable}`), so their ports are free for stack up"
+            ),
+            // Not fatal: the port check names the busy port and this command.
+            Err(status) => eprintln!("stack: warning: `{disable}` failed ({status})"),
+        }
+    }
+    Ok(())
+}
+
+/// `apt-get update && apt-get install ...`, each apt-get run with `prefix`.
+fn apt_command(list: &str, prefix: &str) -> String {
+    format!(
+        "{prefix}apt-get update && {prefix}env DEBIAN_FRONTEND=noninteractive \
+         apt-get install -y --no-install-recommends {list}"
+    )
+}
+
+/// Stops and disables the units the install just started.
+fn disable_command(units: &[&str], prefix: &str) -> String {
+    format!("{prefix}systemctl disable --now {}", units.join(" "))
+}
+
+/// Runs a shell command; `Err` describes how it failed.
+fn run(shell: &str) -> Result<(), String> {
+    match Command::new("sh").arg("-c").arg(shell).status() {
         Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(InstallError::Failed {
-            command: apt,
-            status: s.to_string(),
-        }),
-        Err(e) => Err(InstallError::Failed {
-            command: apt,
-            status: e.to_string(),
-        }),
+        Ok(s) => Err(s.to_string()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -137,4 +166,39 @@ fn passwordless_sudo() -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_carry_the_prefix_on_every_privileged_step() {
+        assert_eq!(
+            apt_command("prometheus", "sudo "),
+            "sudo apt-get update && sudo env DEBIAN_FRONTEND=noninteractive \
+             apt-get install -y --no-install-recommends prometheus"
+        );
+        assert_eq!(
+            disable_command(&[PROMETHEUS.unit, ALERTMANAGER.unit], "sudo -n "),
+            "sudo -n systemctl disable --now prometheus prometheus-alertmanager"
+        );
+        assert_eq!(
+            disable_command(&[NODE_EXPORTER.unit], ""),
+            "systemctl disable --now prometheus-node-exporter"
+        );
+    }
+
+    #[test]
+    fn no_install_names_the_command_instead() {
+        let error = install(&[PROMETHEUS], false).expect_err("installing is not allowed");
+        let text = error.to_string();
+        assert!(
+            text.contains("apt-get install -y --no-install-recommends prometheus"),
+            "{text}"
+        );
+        if !is_root() {
+            assert!(text.contains("sudo apt-get update"), "{text}");
+        }
+    }
 }
