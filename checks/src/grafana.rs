@@ -371,6 +371,18 @@ pub fn referenced_datasource_uids(doc: &Value) -> BTreeSet<String> {
     found
 }
 
+/// Data source UIDs `doc` refers to that no provisioning file defines
+/// (`provisioned`): each would be a panel or rule that cannot query.
+pub fn unprovisioned_datasource_uids(
+    provisioned: &BTreeSet<String>,
+    doc: &Value,
+) -> BTreeSet<String> {
+    referenced_datasource_uids(doc)
+        .into_iter()
+        .filter(|uid| !provisioned.contains(uid))
+        .collect()
+}
+
 fn collect_datasource_refs(value: &Value, found: &mut BTreeSet<String>) {
     match value {
         Value::Object(map) => {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use checks::files::{array_at, list, load_json, load_yaml, remove_path, str_at};
 use checks::grafana::{
     all_panels, contact_point_names, is_valid_rule_group_interval, provisioned_datasource_uids,
-    referenced_datasource_uids, validate_alerting, validate_dashboard,
-    validate_dashboard_providers, validate_datasources,
+    referenced_datasource_uids, unprovisioned_datasource_uids, validate_alerting,
+    validate_dashboard, validate_dashboard_providers, validate_datasources,
 };
 use checks::promql::{Expr, alert_rule_exprs, check_parse, dashboard_exprs};
 use checks::tool::{self, TempDir};
@@ -285,17 +285,15 @@ fn a_broken_expression_is_caught() {
 #[test]
 fn every_referenced_datasource_uid_is_provisioned() {
     let mut provisioned = BTreeSet::new();
-    let mut referenced = BTreeSet::new();
+    let mut documents = Vec::new();
     for path in yaml_files("grafana/provisioning/datasources") {
         let doc = load(&path);
         provisioned.extend(provisioned_datasource_uids(&doc));
-        referenced.extend(referenced_datasource_uids(&doc));
+        documents.push((path.display().to_string(), doc));
     }
-    for (_, dashboard) in dashboards() {
-        referenced.extend(referenced_datasource_uids(&dashboard));
-    }
+    documents.extend(dashboards());
     for path in alerting_files() {
-        referenced.extend(referenced_datasource_uids(&load(&path)));
+        documents.push((path.display().to_string(), load(&path)));
     }
     assert_eq!(
         provisioned,
@@ -305,20 +303,35 @@ fn every_referenced_datasource_uid_is_provisioned() {
             "tempo".to_owned()
         ])
     );
+    let referenced: BTreeSet<String> = documents
+        .iter()
+        .flat_map(|(_, doc)| referenced_datasource_uids(doc))
+        .collect();
     assert!(
         referenced.contains("prometheus") && referenced.contains("tempo"),
         "{referenced:?}"
     );
-    let unknown: Vec<_> = referenced.difference(&provisioned).collect();
-    assert!(
-        unknown.is_empty(),
-        "referenced but not provisioned: {unknown:?}"
-    );
+    for (file, doc) in &documents {
+        let unknown = unprovisioned_datasource_uids(&provisioned, doc);
+        assert!(
+            unknown.is_empty(),
+            "{file}: referenced but not provisioned: {unknown:?}"
+        );
+    }
 
-    // And the check notices a wrong UID.
+    // And the check reports a mistyped UID, in a panel target and in a rule.
     let mut dashboard = service_dashboard();
     dashboard["panels"][1]["targets"][0]["datasource"]["uid"] = "promethues".into();
-    assert!(referenced_datasource_uids(&dashboard).contains("promethues"));
+    assert_eq!(
+        unprovisioned_datasource_uids(&provisioned, &dashboard),
+        BTreeSet::from(["promethues".to_owned()])
+    );
+    let mut rules = load(&repo_root().join("grafana/provisioning/alerting/rules.yaml"));
+    rules["groups"][0]["rules"][0]["data"][0]["datasourceUid"] = "prom".into();
+    assert_eq!(
+        unprovisioned_datasource_uids(&provisioned, &rules),
+        BTreeSet::from(["prom".to_owned()])
+    );
 }
 
 #[test]
