@@ -40,14 +40,20 @@ pub struct UpArgs {
     #[arg(long, env = "STACK_BIND", default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
 
+    /// Port of the service (the instrumented app); Prometheus scrapes it;
+    /// 0 = any free port (as for every port flag).
     #[arg(long, env = "STACK_SERVICE_PORT", default_value_t = 5000)]
     pub service_port: u16,
+    /// Port of the notification inbox; Alertmanager posts to it.
     #[arg(long, env = "STACK_INBOX_PORT", default_value_t = 5080)]
     pub inbox_port: u16,
+    /// Port of node_exporter (host CPU metrics for HostHighCpuUsage).
     #[arg(long, env = "STACK_NODE_EXPORTER_PORT", default_value_t = 9100)]
     pub node_exporter_port: u16,
+    /// Port of Prometheus (web UI and API).
     #[arg(long, env = "STACK_PROMETHEUS_PORT", default_value_t = 9090)]
     pub prometheus_port: u16,
+    /// Port of Alertmanager (web UI and API).
     #[arg(long, env = "STACK_ALERTMANAGER_PORT", default_value_t = 9093)]
     pub alertmanager_port: u16,
     /// Used only when a Grafana binary is on PATH.

@@ -223,12 +223,30 @@ fn print_urls(running: &[Supervised], ports: &Ports, roles: &[Role], state: &Sta
             child.pid(),
             child.log.display()
         );
+        if child.name == "otelcol" {
+            print_collector_endpoints(ports);
+        }
     }
     println!("  inbox token    {}", state.file("inbox-token").display());
     println!(
         "Try: stack load --url {}   |   Ctrl-C stops everything.",
         ports.url(Role::Service).unwrap_or_default()
     );
+}
+
+/// The Collector's other listeners (its printed URL is the health check).
+fn print_collector_endpoints(ports: &Ports) {
+    let endpoints = [
+        ("OTLP gRPC", Role::OtlpGrpc, ""),
+        ("OTLP HTTP", Role::OtlpHttp, ""),
+        ("metrics", Role::CollectorMetrics, "/metrics"),
+        ("spanmetrics", Role::Spanmetrics, "/metrics"),
+    ];
+    for (what, role, path) in endpoints {
+        if let Some(url) = ports.url(role) {
+            println!("    {what:<12} {url}{path}");
+        }
+    }
 }
 
 fn name_of(role: Role) -> Option<&'static str> {
