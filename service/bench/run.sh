@@ -131,6 +131,8 @@ done
 echo
 echo "all rounds (req/s, service CPU µs/req): $(for mode in "${modes[@]}"; do printf '%s=[%s] ' "$mode" "$(awk '{printf "%.0f/%.2f ", $1, $7}' "$work/results-$mode")"; done)"
 full_requests=$(cat "$work"/warm-full-[0-9]* "$work"/wrk-full-[0-9]* | awk '/requests in/ {n+=$1} END {print n}')
-dropped=$(cat "$work"/service-full-[0-9]*.log | grep -o 'dropped_span_count[^ ]*' | grep -o '[0-9]*' | awk '{n+=$1} END {print n+0}')
+# awk, not grep: a run that drops nothing must not fail the script under pipefail.
+dropped=$(cat "$work"/service-full-[0-9]*.log | awk 'match($0, /dropped_span_count[^ ]*/) {
+  count = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", count); n += count } END {print n+0}')
 echo "full mode (every request sampled): $full_requests requests under wrk, $dropped spans dropped because the queue was full (service log)"
 echo "spans received by the OTLP sink over all traced runs (full and full-10%, warm-ups included): ${spans:-unknown}"

@@ -1,15 +1,14 @@
 //! Assembles the router with its middleware stack.
 //!
-//! Order matters (outermost first). `Router::layer` wraps each endpoint,
-//! the 404 fallback included, and only layers added after `fallback` reach
-//! it:
+//! `Router::layer` wraps each endpoint, the 404 fallback included (only
+//! layers added after `fallback` reach it). Order matters, outermost first:
 //!
 //! 1. [`HttpTelemetryLayer`]: sees every request and response, including
 //!    404s, 405s and panics, so every response is counted exactly once.
 //! 2. `DefaultBodyLimit`: bodies over the limit make the JSON extractor
 //!    answer 413.
-//! 3. `CatchPanicLayer` around each route: a handler panic becomes a JSON
-//!    500, counted under its route, not a dropped connection.
+//! 3. `CatchPanicLayer`: a handler panic becomes a JSON 500, counted under
+//!    its route, not a dropped connection.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -17,6 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::{ServeConfig, TelemetryMode, TracesExporter};
@@ -51,17 +51,25 @@ fn assemble(routes: Router<AppState>, config: &ServeConfig) -> Result<App, Metri
     let traces =
         config.telemetry == TelemetryMode::Full && config.traces_exporter == TracesExporter::Otlp;
 
-    let mut router = routes
+    let telemetry = (record_metrics || traces).then(|| {
+        HttpTelemetryLayer::new(
+            record_metrics.then(|| Arc::new(metrics.http.clone())),
+            traces,
+        )
+    });
+    let router = routes
         // A 405 is answered inside the route whose path matched, so it is
         // counted under that route.
         .method_not_allowed_fallback(error::method_not_allowed)
-        .route_layer(CatchPanicLayer::custom(panic_response))
         .fallback(error::not_found)
-        .layer(DefaultBodyLimit::max(config.max_body_bytes));
-    if record_metrics || traces {
-        let http_metrics = record_metrics.then(|| Arc::new(metrics.http.clone()));
-        router = router.layer(HttpTelemetryLayer::new(http_metrics, traces));
-    }
+        // One `layer` call for the whole stack: axum boxes every endpoint
+        // once per call, and each box is cloned and freed on every request.
+        .layer(
+            ServiceBuilder::new()
+                .option_layer(telemetry)
+                .layer(DefaultBodyLimit::max(config.max_body_bytes))
+                .layer(CatchPanicLayer::custom(panic_response)),
+        );
     Ok(App {
         router: router.with_state(state.clone()),
         state,
