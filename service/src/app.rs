@@ -22,7 +22,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::config::{ServeConfig, TelemetryMode, TracesExporter};
 use crate::error::{self, ApiError};
 use crate::http_telemetry::HttpTelemetryLayer;
-use crate::metrics::{Metrics, MetricsError};
+use crate::metrics::{HttpMetrics, Metrics, MetricsError};
 use crate::routes;
 use crate::state::AppState;
 use crate::telemetry;
@@ -52,10 +52,11 @@ fn assemble(routes: Router<AppState>, config: &ServeConfig) -> Result<App, Metri
         config.telemetry == TelemetryMode::Full && config.traces_exporter == TracesExporter::Otlp;
 
     let telemetry = (record_metrics || traces).then(|| {
-        HttpTelemetryLayer::new(
-            record_metrics.then(|| Arc::new(metrics.http.clone())),
-            traces,
-        )
+        // Leaked, once per app: the middleware then holds a plain reference
+        // (see `HttpTelemetryLayer`). An app lives as long as the process.
+        let http_metrics: Option<&'static HttpMetrics> =
+            record_metrics.then(|| &*Box::leak(Box::new(metrics.http.clone())));
+        HttpTelemetryLayer::new(http_metrics, traces)
     });
     let router = routes
         // A 405 is answered inside the route whose path matched, so it is

@@ -17,7 +17,7 @@
 //! three constant labels to every series for no query benefit.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -149,12 +149,43 @@ impl SeriesCache {
 /// Requests in flight per method label: plain atomics, read by an
 /// asynchronous instrument at scrape time. Two SDK updates per request
 /// (+1, -1) would cost about as much as the counter and histogram together.
+///
+/// The counts are sharded by thread: one shared counter written by every
+/// worker on every request would bounce its cache line between cores. A
+/// request may end on another thread than it started; only the sum over
+/// shards is meaningful, and it is exact.
 #[derive(Debug, Default)]
 struct InFlight {
-    counts: [AtomicI64; 10],
+    shards: [InFlightShard; IN_FLIGHT_SHARDS],
     /// Methods seen at least once: only those are exported, so an idle
     /// method does not appear as a series of zeros from the start.
     seen: [AtomicBool; 10],
+}
+
+/// More shards than worker threads on small hosts; threads beyond share.
+const IN_FLIGHT_SHARDS: usize = 8;
+
+/// One shard's counts per method label, alone on its cache lines.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct InFlightShard([AtomicI64; 10]);
+
+impl InFlight {
+    /// The calling thread's shard.
+    fn shard(&self) -> &InFlightShard {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % IN_FLIGHT_SHARDS;
+        }
+        &self.shards[SHARD.with(|shard| *shard)]
+    }
+
+    fn total(&self, method: usize) -> i64 {
+        self.shards
+            .iter()
+            .map(|shard| shard.0[method].load(Ordering::Relaxed))
+            .sum()
+    }
 }
 
 impl Metrics {
@@ -184,7 +215,7 @@ impl Metrics {
                 for (index, label) in METHOD_LABELS.iter().enumerate() {
                     if observed.seen[index].load(Ordering::Relaxed) {
                         observer.observe(
-                            observed.counts[index].load(Ordering::Relaxed),
+                            observed.total(index),
                             &[KeyValue::new("http.request.method", *label)],
                         );
                     }
@@ -297,7 +328,7 @@ impl HttpMetrics {
     /// Marks a request with method label `METHOD_LABELS[method]` as started
     /// (`+1`) or finished (`-1`).
     pub fn active(&self, method: usize, delta: i64) {
-        let Some(count) = self.in_flight.counts.get(method) else {
+        let Some(count) = self.in_flight.shard().0.get(method) else {
             return;
         };
         count.fetch_add(delta, Ordering::Relaxed);

@@ -49,8 +49,8 @@ static SERVER_TRACER: OnceLock<SdkTracer> = OnceLock::new();
 
 /// The SDK tracer [`init`] installed for server spans, or `None` when
 /// traces are off (or `init` has not run, e.g. in in-process tests).
-pub fn server_tracer() -> Option<SdkTracer> {
-    SERVER_TRACER.get().cloned()
+pub fn server_tracer() -> Option<&'static SdkTracer> {
+    SERVER_TRACER.get()
 }
 
 /// Errors while installing logging and tracing.
