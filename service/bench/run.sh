@@ -14,7 +14,8 @@
 # Service CPU per request is the process's utime+stime (/proc/PID/stat, all threads, including
 # the span exporter) over the measured run divided by the requests wrk completed: unlike req/s
 # it barely moves when other processes compete for the two cores. wrk's CPU per request comes
-# from bash's `time` (it grows when throughput drops: fewer requests per syscall).
+# from bash's `time` (it grows when throughput drops: fewer requests per syscall); the OTLP sink's, like
+# the service's, from /proc (it shares the cores, as a collector on the same host would).
 # In the full mode every request is sampled (always_on) and exported over OTLP/gRPC to a
 # real receiver (examples/otlp_sink.rs) on the same host. Scrape time is the median of 50
 # sequential `GET /metrics` after the load, measured by curl's time_total.
@@ -72,13 +73,15 @@ run_mode() {
   pids+=("$pid")
   wait_healthy
   wrk -t"$threads" -c"$connections" -d2s "http://127.0.0.1:$port$path" >"$work/warm-$mode-$round.txt"
-  local cpu_before cpu_after
+  local cpu_before cpu_after sink_before sink_after
   cpu_before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  sink_before=$(awk '{print $14 + $15}' "/proc/$sink_pid/stat")
   # wrk's own CPU time (user+sys seconds), from bash's `time`.
   local wrk_cpu
   wrk_cpu=$( { TIMEFORMAT='%3U %3S'; time wrk -t"$threads" -c"$connections" -d"$duration" --latency \
     "http://127.0.0.1:$port$path" >"$work/wrk-$mode-$round.txt"; } 2>&1 | awk '{print $1 + $2}')
   cpu_after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  sink_after=$(awk '{print $14 + $15}' "/proc/$sink_pid/stat")
   local scrape_ms
   scrape_ms=$(for _ in $(seq 50); do
     curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/metrics"
@@ -87,14 +90,14 @@ run_mode() {
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   kill -TERM "$pid"
   wait "$pid" || { echo "bench: service ($mode) exited non-zero" >&2; cat "$work/service-$mode-$round.log" >&2; exit 1; }
-  awk -v hwm="$hwm" -v scrape="$scrape_ms" -v ticks=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" -v wrk_cpu="$wrk_cpu" '
+  awk -v hwm="$hwm" -v scrape="$scrape_ms" -v ticks=$((cpu_after - cpu_before)) -v sink_ticks=$((sink_after - sink_before)) -v hz="$(getconf CLK_TCK)" -v wrk_cpu="$wrk_cpu" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec/ {rps=$2}
     /requests in/ {requests=$1}
     $1=="50%" {p50=ms($2)} $1=="90%" {p90=ms($2)} $1=="99%" {p99=ms($2)}
     /Non-2xx/ {bad=$NF} /Socket errors/ {print "wrk: " $0 > "/dev/stderr"}
     END { if (bad) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 }
-          printf "%s %.3f %.3f %.3f %s %s %.2f %.2f\n", rps, p50, p90, p99, hwm, scrape, ticks / hz / requests * 1e6, wrk_cpu / requests * 1e6 }' "$work/wrk-$mode-$round.txt"
+          printf "%s %.3f %.3f %.3f %s %s %.2f %.2f %.2f\n", rps, p50, p90, p99, hwm, scrape, ticks / hz / requests * 1e6, wrk_cpu / requests * 1e6, sink_ticks / hz / requests * 1e6 }' "$work/wrk-$mode-$round.txt"
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -113,20 +116,20 @@ spans=$(awk '/received/ {print $2}' "$work/sink.log")
 
 median_row() { sort -n -k1,1 "$work/results-$1" | awk -v n="$rounds" 'NR==int((n+1)/2)'; }
 base_rps=$(median_row off | awk '{print $1}')
-# Median over rounds of one column of results-MODE (7: service CPU/req, 8: wrk CPU/req).
+# Median over rounds of one column of results-MODE (7: service, 8: wrk, 9: OTLP sink CPU/req).
 median_col() { awk -v c="$2" '{print $c}' "$work/results-$1" | sort -n | awk -v n="$rounds" 'NR==int((n+1)/2)'; }
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr)"
 echo "load average (1/5/15 min) before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (other processes competing for the cores make req/s noisy; CPU/req much less so)"
 echo "load: wrk -t$threads -c$connections -d$duration GET $path, median of $rounds interleaved rounds"
 echo
-echo "| telemetry | req/s | vs off | p50 ms | p90 ms | p99 ms | service CPU µs/req | wrk CPU µs/req | peak RSS MiB | /metrics scrape ms |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| telemetry | req/s | vs off | p50 ms | p90 ms | p99 ms | service CPU µs/req | wrk CPU µs/req | sink CPU µs/req | peak RSS MiB | /metrics scrape ms |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for mode in "${modes[@]}"; do
-  service_cpu=$(median_col "$mode" 7) wrk_cpu=$(median_col "$mode" 8)
-  median_row "$mode" | awk -v mode="$mode" -v base="$base_rps" -v scpu="$service_cpu" -v wcpu="$wrk_cpu" '{
-    printf "| %s | %.0f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.1f | %.3f |\n",
-      mode, $1, $1/base, $2, $3, $4, scpu, wcpu, $5/1024, $6 }'
+  service_cpu=$(median_col "$mode" 7) wrk_cpu=$(median_col "$mode" 8) sink_cpu=$(median_col "$mode" 9)
+  median_row "$mode" | awk -v mode="$mode" -v base="$base_rps" -v scpu="$service_cpu" -v wcpu="$wrk_cpu" -v kcpu="$sink_cpu" '{
+    printf "| %s | %.0f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %.1f | %.3f |\n",
+      mode, $1, $1/base, $2, $3, $4, scpu, wcpu, kcpu, $5/1024, $6 }'
 done
 echo
 echo "all rounds (req/s, service CPU µs/req): $(for mode in "${modes[@]}"; do printf '%s=[%s] ' "$mode" "$(awk '{printf "%.0f/%.2f ", $1, $7}' "$work/results-$mode")"; done)"
