@@ -76,17 +76,11 @@ fn set_bearer_file(hook: &mut Mapping, token_file: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use crate::up::ports::Role;
-    use clap::Parser;
+    use crate::up::ports::{Role, free_ports};
 
     #[test]
     fn points_the_inbox_webhook_at_the_local_inbox_with_the_token_file() {
-        let Command::Up(args) = Cli::parse_from(["stack", "up", "--inbox-port", "0"]).command
-        else {
-            unreachable!()
-        };
-        let ports = Ports::choose(&args, &[Role::Inbox]).expect("ports").0;
+        let ports = free_ports(&[Role::Inbox]);
         let source = r#"
 route: {receiver: inbox}
 receivers:

@@ -216,36 +216,11 @@ fn rewrite_listen_addresses(text: &str, ports: &Ports) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
-
-    fn ports(roles: &[Role]) -> Ports {
-        let Command::Up(args) = Cli::parse_from([
-            "stack",
-            "up",
-            "--prometheus-port",
-            "0",
-            "--otlp-grpc-port",
-            "0",
-            "--otlp-http-port",
-            "0",
-            "--collector-metrics-port",
-            "0",
-            "--spanmetrics-port",
-            "0",
-            "--collector-health-port",
-            "0",
-        ])
-        .command
-        else {
-            unreachable!()
-        };
-        Ports::choose(&args, roles).expect("ports").0
-    }
+    use crate::up::ports::free_ports;
 
     #[test]
     fn rewrites_datasource_urls_but_not_absent_components() {
-        let ports = ports(&[Role::Prometheus]);
+        let ports = free_ports(&[Role::Prometheus]);
         let prometheus = ports.addr(Role::Prometheus).expect("prometheus");
         let text = "url: http://prometheus:9090\nurl: \"http://tempo:3200\"\n";
         assert_eq!(
@@ -256,7 +231,7 @@ mod tests {
 
     #[test]
     fn rewrites_collector_listen_addresses() {
-        let ports = ports(&[Role::OtlpGrpc, Role::CollectorMetrics]);
+        let ports = free_ports(&[Role::OtlpGrpc, Role::CollectorMetrics]);
         let grpc = ports.addr(Role::OtlpGrpc).expect("grpc");
         let metrics = ports.get(Role::CollectorMetrics).expect("metrics");
         let text = "endpoint: 0.0.0.0:4317\nexporter: tempo:4317\nhost: 0.0.0.0\nport: 8888\n";

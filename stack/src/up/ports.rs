@@ -223,13 +223,23 @@ fn requested(args: &UpArgs, role: Role) -> u16 {
     }
 }
 
+/// Free ports for `roles` (each role's flag set to 0), for the tests of the
+/// modules that rewrite configs with them.
+#[cfg(test)]
+pub(crate) fn free_ports(roles: &[Role]) -> Ports {
+    let flags: Vec<&str> = roles.iter().flat_map(|role| [role.flag(), "0"]).collect();
+    Ports::choose(&tests::args(&flags), roles)
+        .expect("free ports")
+        .0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
     use clap::Parser as _;
 
-    fn args(extra: &[&str]) -> UpArgs {
+    pub(super) fn args(extra: &[&str]) -> UpArgs {
         let mut argv = vec!["stack", "up"];
         argv.extend_from_slice(extra);
         let Command::Up(args) = Cli::parse_from(argv).command else {

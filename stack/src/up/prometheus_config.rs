@@ -204,31 +204,7 @@ fn absolute_rule_path(path: &str, config_dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use crate::up::ports::Role;
-    use clap::Parser;
-
-    fn ports(roles: &[Role]) -> Ports {
-        let Command::Up(args) = Cli::parse_from([
-            "stack",
-            "up",
-            "--service-port",
-            "0",
-            "--node-exporter-port",
-            "0",
-            "--prometheus-port",
-            "0",
-            "--alertmanager-port",
-            "0",
-            "--inbox-port",
-            "0",
-        ])
-        .command
-        else {
-            unreachable!()
-        };
-        Ports::choose(&args, roles).expect("free ports").0
-    }
+    use crate::up::ports::{Role, free_ports};
 
     const SOURCE: &str = r#"
 global:
@@ -256,7 +232,7 @@ scrape_configs:
 
     #[test]
     fn rewrites_targets_rules_and_intervals() {
-        let ports = ports(&[Role::Service, Role::Prometheus, Role::Alertmanager]);
+        let ports = free_ports(&[Role::Service, Role::Prometheus, Role::Alertmanager]);
         let generated = generate(
             SOURCE,
             Path::new("/repo/prometheus"),
@@ -302,7 +278,7 @@ scrape_configs:
 
     #[test]
     fn rejects_non_yaml() {
-        let ports = ports(&[]);
+        let ports = free_ports(&[]);
         assert!(generate("[: nope", Path::new("/"), &ports, Intervals::default()).is_err());
     }
 }
