@@ -53,26 +53,23 @@ fn service_dashboard() -> Value {
 #[test]
 fn provisioning_files_carry_every_required_field() {
     let mut checked = 0;
-    for path in yaml_files("grafana/provisioning/datasources") {
-        into_result(
-            path.display().to_string(),
-            validate_datasources(&load(&path)),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        checked += 1;
-    }
-    for path in yaml_files("grafana/provisioning/dashboards") {
-        into_result(
-            path.display().to_string(),
-            validate_dashboard_providers(&load(&path)),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        checked += 1;
-    }
-    for path in alerting_files() {
-        into_result(path.display().to_string(), validate_alerting(&load(&path)))
-            .unwrap_or_else(|e| panic!("{e}"));
-        checked += 1;
+    let yaml: [(Vec<PathBuf>, Validator); 3] = [
+        (
+            yaml_files("grafana/provisioning/datasources"),
+            validate_datasources,
+        ),
+        (
+            yaml_files("grafana/provisioning/dashboards"),
+            validate_dashboard_providers,
+        ),
+        (alerting_files(), validate_alerting),
+    ];
+    for (files, validate) in yaml {
+        for path in files {
+            into_result(path.display().to_string(), validate(&load(&path)))
+                .unwrap_or_else(|e| panic!("{e}"));
+            checked += 1;
+        }
     }
     for (file, dashboard) in dashboards() {
         into_result(file, validate_dashboard(&dashboard)).unwrap_or_else(|e| panic!("{e}"));
