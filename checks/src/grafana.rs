@@ -351,13 +351,18 @@ pub fn validate_dashboard(doc: &Value) -> Vec<Problem> {
     problems
 }
 
-/// UIDs of the data sources a provisioning file defines.
-pub fn provisioned_datasource_uids(doc: &Value) -> BTreeSet<String> {
-    array_at(doc, "datasources")
+/// The text field `field` of each of `items` that has one.
+fn texts_of(items: &[Value], field: &str) -> BTreeSet<String> {
+    items
         .iter()
-        .filter_map(|ds| str_at(ds, "uid"))
+        .filter_map(|item| str_at(item, field))
         .map(str::to_owned)
         .collect()
+}
+
+/// UIDs of the data sources a provisioning file defines.
+pub fn provisioned_datasource_uids(doc: &Value) -> BTreeSet<String> {
+    texts_of(array_at(doc, "datasources"), "uid")
 }
 
 /// Data source UIDs a dashboard or alerting file refers to: every
@@ -408,30 +413,20 @@ fn collect_datasource_refs(value: &Value, found: &mut BTreeSet<String>) {
 
 /// Names of the contact points an alerting file defines.
 pub fn contact_point_names(doc: &Value) -> BTreeSet<String> {
-    array_at(doc, "contactPoints")
-        .iter()
-        .filter_map(|cp| str_at(cp, "name"))
-        .map(str::to_owned)
-        .collect()
+    texts_of(array_at(doc, "contactPoints"), "name")
 }
 
 /// Receiver (integration) UIDs an alerting file provisions.
 pub fn receiver_uids(doc: &Value) -> BTreeSet<String> {
     array_at(doc, "contactPoints")
         .iter()
-        .flat_map(|cp| array_at(cp, "receivers"))
-        .filter_map(|r| str_at(r, "uid"))
-        .map(str::to_owned)
+        .flat_map(|cp| texts_of(array_at(cp, "receivers"), "uid"))
         .collect()
 }
 
 /// Receiver UIDs an alerting file deletes (`deleteContactPoints`).
 pub fn deleted_receiver_uids(doc: &Value) -> BTreeSet<String> {
-    array_at(doc, "deleteContactPoints")
-        .iter()
-        .filter_map(|d| str_at(d, "uid"))
-        .map(str::to_owned)
-        .collect()
+    texts_of(array_at(doc, "deleteContactPoints"), "uid")
 }
 
 /// Every panel of a dashboard, rows' nested panels included.
