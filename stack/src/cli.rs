@@ -16,9 +16,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start service, node_exporter, Prometheus, Alertmanager and the inbox
-    /// (plus Grafana / otelcol-contrib when on PATH) until Ctrl-C.
-    Up(UpArgs),
+    /// Start the inbox, the service, node_exporter, Alertmanager, Prometheus,
+    /// the OpenTelemetry Collector and Tempo (and Grafana when installed)
+    /// until Ctrl-C.
+    Up(Box<UpArgs>),
+    /// Build the Collector, Tempo, Prometheus, Alertmanager and node_exporter
+    /// from their Go modules at the versions in versions.yaml (once per pin).
+    Build(BuildArgs),
     /// Send HTTP traffic to the service and print a summary; `--cpu` runs the
     /// CPU drill.
     Load(LoadArgs),
@@ -59,7 +63,10 @@ pub struct UpArgs {
     /// Used only when a Grafana binary is on PATH.
     #[arg(long, env = "STACK_GRAFANA_PORT", default_value_t = 3000)]
     pub grafana_port: u16,
-    /// OTLP gRPC port of the Collector (only when otelcol-contrib is on PATH).
+    /// Tempo's HTTP API (trace lookup and search).
+    #[arg(long, env = "STACK_TEMPO_PORT", default_value_t = 3200)]
+    pub tempo_port: u16,
+    /// OTLP gRPC port of the Collector (the service sends its spans there).
     #[arg(long, env = "STACK_OTLP_GRPC_PORT", default_value_t = 4317)]
     pub otlp_grpc_port: u16,
     /// OTLP HTTP port of the Collector.
@@ -94,17 +101,39 @@ pub struct UpArgs {
     /// The `inbox` binary. Default: next to the `stack` executable.
     #[arg(long, env = "STACK_INBOX_BIN")]
     pub inbox_bin: Option<PathBuf>,
-    /// Prometheus binary. Default: `prometheus` on PATH (Debian package `prometheus`).
+    /// Prometheus binary. Default: the `stack build` of the pinned version,
+    /// else `prometheus` on PATH (Debian package `prometheus`).
     #[arg(long, env = "STACK_PROMETHEUS_BIN")]
     pub prometheus_bin: Option<PathBuf>,
-    /// node_exporter binary. Default: `prometheus-node-exporter` on PATH.
+    /// node_exporter binary. Default: the pinned build, else
+    /// `prometheus-node-exporter` on PATH.
     #[arg(long, env = "STACK_NODE_EXPORTER_BIN")]
     pub node_exporter_bin: Option<PathBuf>,
-    /// Alertmanager binary. Default: `prometheus-alertmanager` on PATH.
+    /// Alertmanager binary. Default: the pinned build, else
+    /// `prometheus-alertmanager` on PATH.
     #[arg(long, env = "STACK_ALERTMANAGER_BIN")]
     pub alertmanager_bin: Option<PathBuf>,
+    /// OpenTelemetry Collector binary. Default: the pinned build, else
+    /// `otelcol-contrib` on PATH.
+    #[arg(long, env = "STACK_OTELCOL_BIN")]
+    pub otelcol_bin: Option<PathBuf>,
+    /// Tempo binary. Default: the pinned build, else `tempo` on PATH.
+    #[arg(long, env = "STACK_TEMPO_BIN")]
+    pub tempo_bin: Option<PathBuf>,
+    /// OTLP gRPC `host:port` of a Tempo that is already running: the
+    /// Collector sends traces there and no Tempo is started.
+    #[arg(long, env = "STACK_TEMPO_ENDPOINT")]
+    pub tempo_endpoint: Option<String>,
 
-    /// Never start Grafana or the Collector, even when they are on PATH.
+    /// Never build missing programs with Go; use what is on PATH (and the
+    /// Debian packages) instead.
+    #[arg(long, env = "STACK_NO_BUILD")]
+    pub no_build: bool,
+    /// Where `stack build` keeps its builds.
+    #[arg(long, env = "STACK_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Never start Grafana, the Collector or Tempo, even when available.
     #[arg(long, env = "STACK_NO_OPTIONAL")]
     pub no_optional: bool,
 
@@ -115,6 +144,29 @@ pub struct UpArgs {
     /// How long each component may take to become ready.
     #[arg(long, env = "STACK_READY_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub ready_timeout: Duration,
+}
+
+/// Settings of `stack build`.
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// Programs to build (default: all of them).
+    #[arg(value_enum)]
+    pub programs: Vec<crate::programs::pins::Program>,
+
+    /// Where builds are kept. Default: `$XDG_CACHE_HOME/monitored-service`,
+    /// else `~/.cache/monitored-service`.
+    #[arg(long, env = "STACK_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Repository root holding versions.yaml and otel-collector/builder.yaml.
+    /// Defaults to the current directory, or the checkout that built `stack`.
+    #[arg(long, env = "STACK_REPO_DIR")]
+    pub repo_dir: Option<PathBuf>,
+
+    /// After building, print the built programs' binary folders on stdout,
+    /// joined with `:`, for PATH.
+    #[arg(long)]
+    pub print_path: bool,
 }
 
 /// Settings of `stack load`.

@@ -5,6 +5,8 @@
 //!   Grafana and the OpenTelemetry Collector when their binaries are on PATH),
 //!   configured from the repository's own `prometheus/` and `alertmanager/`
 //!   files with the targets rewritten for localhost.
+//! - `stack build` compiles the stack's Go programs at the versions
+//!   `versions.yaml` pins (the ones compose runs) into a cache.
 //! - `stack load` drives HTTP traffic at the service and reports what happened;
 //!   `stack load --cpu` is the CPU drill that trips `HostHighCpuUsage`.
 
@@ -19,6 +21,8 @@ macro_rules! note {
 
 pub mod cli;
 pub mod load;
+pub mod programs;
+pub mod repo;
 pub mod signals;
 pub mod up;
 
@@ -29,8 +33,9 @@ use crate::cli::{Cli, Command};
 /// Runs a parsed command line; errors are printed with their causes.
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Up(args) => up::run(args),
+        Command::Up(args) => up::run(*args),
         Command::Load(args) => load::run(args),
+        Command::Build(args) => programs::run(args),
     };
     match result {
         Ok(code) => code,

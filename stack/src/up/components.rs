@@ -118,7 +118,10 @@ pub fn core(
             "--storage.tsdb.path={}",
             state.data("prometheus")?.display()
         ))
-        .arg(format!("--web.listen-address={}", addr(Role::Prometheus)));
+        .arg(format!("--web.listen-address={}", addr(Role::Prometheus)))
+        // As in compose: keeps the trace ids the Collector attaches to span
+        // metrics, so a latency point links to its trace.
+        .arg("--enable-feature=exemplar-storage");
     launches.push(Launch {
         name: "prometheus",
         role: Role::Prometheus,

@@ -1,14 +1,19 @@
 //! `stack up`: the whole monitoring chain on this host, without Docker.
 //!
 //! Order of events:
-//! 1. find the binaries (installing the Debian packages if allowed);
+//! 1. find the programs ([`locate`]: the pinned builds, building them when
+//!    Go is installed, else PATH and Debian's packages);
 //! 2. choose ports (flags; 0 = any free port) by binding them, and hold each
 //!    until just before its component starts, so nothing else takes it;
-//! 3. generate configs from the repository's files into the state directory;
-//! 4. start inbox, service, node_exporter, Alertmanager, Prometheus (then the
-//!    optional Grafana and Collector), waiting for each to answer;
-//! 5. print the URLs, write `stack.json`, and wait for Ctrl-C / SIGTERM /
-//!    SIGHUP (the terminal was closed);
+//! 3. generate the Prometheus and Alertmanager configs from the repository's
+//!    files into the state directory (the Collector and Tempo read theirs
+//!    unchanged, with addresses from the environment);
+//! 4. start inbox, Tempo, the Collector, service, node_exporter,
+//!    Alertmanager, Prometheus, then Grafana: receivers before senders,
+//!    waiting for each to answer;
+//! 5. print what runs where (and what does not, and why), write
+//!    `stack.json`, and wait for Ctrl-C / SIGTERM / SIGHUP (the terminal
+//!    was closed);
 //! 6. stop every component in reverse order and exit 0.
 //!
 //! A component that dies while the stack is up is reported, not restarted,
@@ -18,28 +23,33 @@
 pub mod alertmanager_config;
 pub mod binaries;
 pub mod components;
-pub mod optional;
+pub mod grafana;
+pub mod locate;
 pub mod packages;
 pub mod ports;
 pub mod process;
 pub mod prometheus_config;
 pub mod ready;
+pub mod report;
 pub mod state;
 pub mod targets;
+pub mod traces;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 
 use crate::cli::UpArgs;
+use crate::programs::pins::Program;
 pub use components::Launch;
 use ports::{Ports, Role};
 use process::Supervised;
 use state::{Manifest, ManifestEntry, StateDir};
+use traces::TraceStore;
 
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     // One thread: children are spawned from the main thread, which lives as
@@ -61,24 +71,21 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
     });
 
-    let repo = repo_dir(args.repo_dir.as_deref())?;
+    let repo = crate::repo::find(args.repo_dir.as_deref())?;
     let service_bin =
         binaries::workspace_binary("service", "--service-bin", args.service_bin.as_deref())?;
     let inbox_bin = binaries::workspace_binary("inbox", "--inbox-bin", args.inbox_bin.as_deref())?;
-    let debian = packages::ensure(
-        &[
-            (packages::PROMETHEUS, args.prometheus_bin.as_deref()),
-            (packages::NODE_EXPORTER, args.node_exporter_bin.as_deref()),
-            (packages::ALERTMANAGER, args.alertmanager_bin.as_deref()),
-        ],
-        !args.no_install,
-    )?;
-    let [prometheus_bin, node_exporter_bin, alertmanager_bin] =
-        <[PathBuf; 3]>::try_from(debian).map_err(|_| anyhow::anyhow!("tool lookup mismatch"))?;
-    let extras = if args.no_optional {
-        optional::Extras::default()
+    let located = locate::locate(&args, &repo)?;
+    let grafana = if args.no_optional {
+        Err("--no-optional".to_owned())
     } else {
-        optional::detect()
+        grafana::detect()
+    };
+    let otelcol = located.get(Program::Otelcol).map(|f| f.path.clone());
+    let store = match (&args.tempo_endpoint, located.get(Program::Tempo)) {
+        (Some(endpoint), _) => TraceStore::External(endpoint.clone()),
+        (None, Some(_)) => TraceStore::Local,
+        (None, None) => TraceStore::Absent,
     };
 
     let mut roles = vec![
@@ -88,7 +95,15 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         Role::Alertmanager,
         Role::Prometheus,
     ];
-    roles.extend(extras.roles());
+    if otelcol.is_some() {
+        roles.extend(traces::COLLECTOR_ROLES);
+        if store == TraceStore::Local {
+            roles.extend(traces::TEMPO_ROLES);
+        }
+    }
+    if grafana.is_ok() {
+        roles.push(Role::Grafana);
+    }
     let (ports, mut reserved) = Ports::choose(&args, &roles)?;
     let state = StateDir::create(&args.state_dir)?;
     state.remove_manifest();
@@ -124,12 +139,28 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let bins = components::Binaries {
         service: service_bin,
         inbox: inbox_bin,
-        prometheus: prometheus_bin,
-        node_exporter: node_exporter_bin,
-        alertmanager: alertmanager_bin,
+        prometheus: located.path(Program::Prometheus)?,
+        node_exporter: located.path(Program::NodeExporter)?,
+        alertmanager: located.path(Program::Alertmanager)?,
     };
     let mut launches = components::core(&bins, &ports, &state, &token, &prom_config, &am_config)?;
-    launches.extend(extras.launches(&repo, &state, &ports, &token)?);
+    // The trace half starts before the service, which sends it spans.
+    let mut trace_half = Vec::new();
+    if let Some(otelcol) = &otelcol {
+        if store == TraceStore::Local {
+            let tempo = located.path(Program::Tempo)?;
+            trace_half.push(traces::tempo(&tempo, &repo, &state, &ports)?);
+        }
+        trace_half.push(traces::collector(otelcol, &repo, &ports, &store));
+    }
+    let service_at = launches
+        .iter()
+        .position(|l| l.name == "service")
+        .unwrap_or(0);
+    launches.splice(service_at..service_at, trace_half);
+    if let Ok(grafana) = &grafana {
+        launches.push(grafana.launch(&repo, &state, &ports, &token)?);
+    }
 
     // Start and wait, one by one; an error drops `running`, stopping them all.
     let client = reqwest::Client::builder()
@@ -143,6 +174,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             .url(launch.role)
             .context("internal: no port for a started role")?;
         let log = state.log(launch.name);
+        let (command, env) = state::shown_command(&launch.command);
         reserved.release(launch.listens);
         let mut child = Supervised::spawn(launch.name, launch.command, &log)?;
         let ready = format!("{base}{}", launch.ready_path);
@@ -162,6 +194,8 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             pid: child.pid(),
             url: format!("{base}{}", launch.show_path),
             log,
+            command,
+            env,
         });
         running.push(child);
     }
@@ -171,7 +205,8 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         inbox_token_file: token_file.clone(),
         components: manifest,
     })?;
-    print_urls(&running, &ports, &roles, &state);
+    report::running(&running, &ports, &located, &store, &state);
+    report::not_running(&located, &grafana, &store, otelcol.is_some());
 
     supervise(&mut running, &stop).await;
     note!("stack: stopping");
@@ -207,85 +242,6 @@ fn stop_all(running: &mut Vec<Supervised>) {
     while let Some(mut child) = running.pop() {
         child.stop();
     }
-}
-
-fn print_urls(running: &[Supervised], ports: &Ports, roles: &[Role], state: &StateDir) {
-    println!("stack is up; state in {}", state.root.display());
-    for child in running {
-        let role = roles
-            .iter()
-            .copied()
-            .find(|r| name_of(*r) == Some(child.name));
-        let url = role.and_then(|r| ports.url(r)).unwrap_or_default();
-        println!(
-            "  {:<14} {url}/  (pid {}, log {})",
-            child.name,
-            child.pid(),
-            child.log.display()
-        );
-        if child.name == "otelcol" {
-            print_collector_endpoints(ports);
-        }
-    }
-    println!("  inbox token    {}", state.file("inbox-token").display());
-    println!(
-        "Try: stack load --url {}   |   Ctrl-C stops everything.",
-        ports.url(Role::Service).unwrap_or_default()
-    );
-}
-
-/// The Collector's other listeners (its printed URL is the health check).
-fn print_collector_endpoints(ports: &Ports) {
-    let endpoints = [
-        ("OTLP gRPC", Role::OtlpGrpc, ""),
-        ("OTLP HTTP", Role::OtlpHttp, ""),
-        ("metrics", Role::CollectorMetrics, "/metrics"),
-        ("spanmetrics", Role::Spanmetrics, "/metrics"),
-    ];
-    for (what, role, path) in endpoints {
-        if let Some(url) = ports.url(role) {
-            println!("    {what:<12} {url}{path}");
-        }
-    }
-}
-
-fn name_of(role: Role) -> Option<&'static str> {
-    Some(match role {
-        Role::Service => "service",
-        Role::Inbox => "inbox",
-        Role::NodeExporter => "node_exporter",
-        Role::Prometheus => "prometheus",
-        Role::Alertmanager => "alertmanager",
-        Role::Grafana => "grafana",
-        Role::CollectorHealth => "otelcol",
-        _ => return None,
-    })
-}
-
-/// The repository checkout holding `prometheus/` and `alertmanager/`.
-fn repo_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let looks_right = |dir: &Path| dir.join("prometheus/prometheus.yml").is_file();
-    if let Some(dir) = explicit {
-        if looks_right(dir) {
-            return Ok(dir.canonicalize()?);
-        }
-        bail!(
-            "--repo-dir {}: no prometheus/prometheus.yml there",
-            dir.display()
-        );
-    }
-    let candidates = [
-        std::env::current_dir().ok(),
-        // The checkout that built this binary (stack/..).
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .map(Path::to_path_buf),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|dir| looks_right(dir))
-        .context("cannot find the repository (prometheus/prometheus.yml): run from the checkout or pass --repo-dir")
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {

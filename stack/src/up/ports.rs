@@ -25,6 +25,12 @@ pub enum Role {
     CollectorMetrics,
     Spanmetrics,
     CollectorHealth,
+    TempoHttp,
+    /// Tempo's OTLP receiver. Internal (only the Collector dials it) and
+    /// always a free port: natively it cannot share 4317 with the Collector.
+    TempoOtlp,
+    /// Tempo's internal gRPC server; always a free port.
+    TempoGrpc,
 }
 
 impl Role {
@@ -42,6 +48,9 @@ impl Role {
             Role::CollectorMetrics => 8888,
             Role::Spanmetrics => 8889,
             Role::CollectorHealth => 13133,
+            Role::TempoHttp => 3200,
+            Role::TempoOtlp => 4317,
+            Role::TempoGrpc => 9095,
         }
     }
 
@@ -58,6 +67,8 @@ impl Role {
             Role::CollectorMetrics => "--collector-metrics-port",
             Role::Spanmetrics => "--spanmetrics-port",
             Role::CollectorHealth => "--collector-health-port",
+            Role::TempoHttp => "--tempo-port",
+            Role::TempoOtlp | Role::TempoGrpc => "an internal Tempo port",
         }
     }
 
@@ -66,7 +77,9 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.default_port() == port)
     }
 
-    const ALL: [Role; 11] = [
+    /// The roles whose ports the configs name, for remapping. Tempo's
+    /// internal ports are left out: its OTLP port is the Collector's 4317.
+    const ALL: [Role; 12] = [
         Role::Service,
         Role::Inbox,
         Role::NodeExporter,
@@ -78,6 +91,7 @@ impl Role {
         Role::CollectorMetrics,
         Role::Spanmetrics,
         Role::CollectorHealth,
+        Role::TempoHttp,
     ];
 }
 
@@ -220,6 +234,8 @@ fn requested(args: &UpArgs, role: Role) -> u16 {
         Role::CollectorMetrics => args.collector_metrics_port,
         Role::Spanmetrics => args.spanmetrics_port,
         Role::CollectorHealth => args.collector_health_port,
+        Role::TempoHttp => args.tempo_port,
+        Role::TempoOtlp | Role::TempoGrpc => 0,
     }
 }
 
@@ -227,7 +243,13 @@ fn requested(args: &UpArgs, role: Role) -> u16 {
 /// modules that rewrite configs with them.
 #[cfg(test)]
 pub(crate) fn free_ports(roles: &[Role]) -> Ports {
-    let flags: Vec<&str> = roles.iter().flat_map(|role| [role.flag(), "0"]).collect();
+    // Tempo's internal ports have no flag: they are always free ports.
+    let flags: Vec<&str> = roles
+        .iter()
+        .map(|role| role.flag())
+        .filter(|flag| flag.starts_with("--"))
+        .flat_map(|flag| [flag, "0"])
+        .collect();
     Ports::choose(&tests::args(&flags), roles)
         .expect("free ports")
         .0
@@ -245,7 +267,7 @@ mod tests {
         let Command::Up(args) = Cli::parse_from(argv).command else {
             unreachable!("up subcommand")
         };
-        args
+        *args
     }
 
     #[test]

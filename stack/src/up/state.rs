@@ -11,9 +11,11 @@
 //!   logs/<component>.log   stdout and stderr of each component
 //! ```
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use anyhow::Context as _;
 use rand::Rng as _;
@@ -105,6 +107,29 @@ pub struct ManifestEntry {
     pub pid: u32,
     pub url: String,
     pub log: PathBuf,
+    /// How it was started, to run it again by hand: program and arguments,
+    /// and the environment `stack up` set (secrets left out).
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+/// Variables never written to `stack.json`: the token has its own 0600 file.
+const SECRET_ENV: [&str; 1] = ["INBOX_TOKEN"];
+
+/// A command's program and arguments, and the variables it sets (without
+/// secrets), for [`ManifestEntry`].
+pub fn shown_command(command: &Command) -> (Vec<String>, BTreeMap<String, String>) {
+    let text = |s: &std::ffi::OsStr| s.to_string_lossy().into_owned();
+    let argv = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(text)
+        .collect();
+    let env = command
+        .get_envs()
+        .filter_map(|(name, value)| Some((text(name), text(value?))))
+        .filter(|(name, _)| !SECRET_ENV.contains(&name.as_str()))
+        .collect();
+    (argv, env)
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {

@@ -1,0 +1,275 @@
+//! Compiling one program from its Go module into the cache.
+//!
+//! Every program except the Collector is built inside its downloaded module
+//! (`go build ./cmd/x` in the module cache directory), not with
+//! `go install module@version`: `go install` refuses modules whose go.mod has
+//! `replace` or `exclude` lines (Prometheus), and inside the module its own
+//! go.mod, with those lines, decides every dependency, as in upstream's
+//! release builds. The Collector is assembled by the OpenTelemetry Collector
+//! Builder from `otel-collector/builder.yaml`.
+//!
+//! A build goes to a scratch folder first and is renamed into place with its
+//! `build.json` only when complete, so an interrupted build is never used.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use super::cache::{BuildInputs, Cache};
+use super::pins::{Pin, Program};
+
+/// Why a program could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(
+        "`go` not found on PATH: install Go 1.24 or newer (https://go.dev/dl/) to build the pinned \
+         programs, or run without them (`stack up --no-build` uses Debian's packages where it can)"
+    )]
+    GoMissing,
+    #[error("the Go module proxy did not give {module}: {message}")]
+    Download { module: String, message: String },
+    #[error("`{command}` failed ({status}); its last lines:\n{tail}")]
+    Compile {
+        command: String,
+        status: String,
+        tail: String,
+    },
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What [`build`] did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A build of exactly these inputs was already in the cache.
+    UpToDate(PathBuf),
+    /// Built now, in this long.
+    Built(PathBuf, Duration),
+}
+
+/// Builds `program` at `pin` into `cache` unless a build of the same inputs
+/// is there. `manifest` is the Collector builder manifest's path (read only
+/// for the Collector).
+pub fn build(
+    cache: &Cache,
+    program: Program,
+    pin: &Pin,
+    manifest: &Path,
+) -> Result<Outcome, BuildError> {
+    let manifest_text = if program == Program::Otelcol {
+        read(manifest)?
+    } else {
+        String::new()
+    };
+    let inputs = BuildInputs::new(pin, &manifest_text);
+    if let Some(bin) = cache.fresh(program, &inputs) {
+        return Ok(Outcome::UpToDate(bin));
+    }
+    let go = super::go_binary().ok_or(BuildError::GoMissing)?;
+    let started = Instant::now();
+    let dir = cache.dir(program, &inputs);
+    let scratch = dir.with_extension(format!("partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let bin = scratch.join("bin");
+    create_dir(&bin)?;
+    let module = pin.module.as_deref().unwrap_or_default();
+    let source = download(&go, module)?;
+    let result = if program == Program::Otelcol {
+        build_collector(&go, &source, manifest, &scratch)
+    } else {
+        build_packages(&go, &source, program, pin, &bin)
+    };
+    if let Err(error) = result {
+        let _ = std::fs::remove_dir_all(&scratch);
+        return Err(error);
+    }
+    let stamp = serde_json::to_string_pretty(&inputs).unwrap_or_default();
+    write(&scratch.join("build.json"), &stamp)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&scratch, &dir).map_err(|source| BuildError::Io {
+        what: "moving the build into place at",
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(Outcome::Built(dir.join("bin"), started.elapsed()))
+}
+
+/// `go build` of each main package, inside the module's own directory.
+fn build_packages(
+    go: &Path,
+    source: &Path,
+    program: Program,
+    pin: &Pin,
+    bin: &Path,
+) -> Result<(), BuildError> {
+    let mut ldflags = "-s -w".to_owned();
+    if let Some(symbol) = program.version_symbol() {
+        ldflags.push_str(&format!(" -X {symbol}={}", pin.version()));
+    }
+    for (package, name) in pin.packages.iter().zip(program.binaries()) {
+        let mut command = go_command(go, source);
+        command
+            .args(["build", "-trimpath", "-ldflags", &ldflags, "-o"])
+            .arg(bin.join(name))
+            .arg(package);
+        run(command)?;
+    }
+    Ok(())
+}
+
+/// Builds the Collector builder, then lets it generate and compile the
+/// Collector from the manifest into `scratch/bin`.
+fn build_collector(
+    go: &Path,
+    builder_source: &Path,
+    manifest: &Path,
+    scratch: &Path,
+) -> Result<(), BuildError> {
+    let builder = scratch.join("builder");
+    let mut command = go_command(go, builder_source);
+    command
+        .args(["build", "-trimpath", "-o"])
+        .arg(&builder)
+        .arg(".");
+    run(command)?;
+
+    let generated = scratch.join("src");
+    let mut command = Command::new(&builder);
+    command
+        .arg("--config")
+        .arg(manifest)
+        .current_dir(scratch)
+        .env("DIST_OUTPUT_PATH", &generated)
+        .env("DIST_GO", go)
+        .env("CGO_ENABLED", "0")
+        .env("GOWORK", "off");
+    run(command)?;
+
+    let name = Program::Otelcol.binaries()[0];
+    let built = generated.join(name);
+    std::fs::rename(&built, scratch.join("bin").join(name)).map_err(|source| BuildError::Io {
+        what: "the builder left no Collector binary at",
+        path: built,
+        source,
+    })?;
+    // The generated sources are only needed to compile.
+    let _ = std::fs::remove_dir_all(&generated);
+    let _ = std::fs::remove_file(&builder);
+    Ok(())
+}
+
+/// `go ...` in `dir`: statically linked, with the module's own go.mod and
+/// go.sum as they are (the module cache is read-only), whatever go.work or
+/// GOFLAGS the user has set.
+fn go_command(go: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(go);
+    command
+        .current_dir(dir)
+        .env("CGO_ENABLED", "0")
+        .env("GOWORK", "off")
+        .env("GOFLAGS", "-mod=readonly");
+    command
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Downloaded {
+    dir: Option<PathBuf>,
+    error: Option<String>,
+}
+
+/// `go mod download -json module@version`: the module's directory in the
+/// Go module cache (read-only, which `go build` does not mind).
+fn download(go: &Path, module: &str) -> Result<PathBuf, BuildError> {
+    let output = Command::new(go)
+        .args(["mod", "download", "-json", module])
+        .env("GOWORK", "off")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| BuildError::Io {
+            what: "cannot run",
+            path: go.to_owned(),
+            source,
+        })?;
+    let failed = |message: String| BuildError::Download {
+        module: module.to_owned(),
+        message,
+    };
+    let parsed: Downloaded = serde_json::from_slice(&output.stdout)
+        .map_err(|_| failed(String::from_utf8_lossy(&output.stderr).trim().to_owned()))?;
+    match (parsed.dir, parsed.error) {
+        (Some(dir), None) => Ok(dir),
+        (_, Some(error)) => {
+            // Go's message starts with `module@version: ` again.
+            let error = error.trim().replace('\n', " ");
+            let error = error.strip_prefix(&format!("{module}: ")).unwrap_or(&error);
+            Err(failed(error.to_owned()))
+        }
+        (None, None) => Err(failed("no directory in `go mod download -json`".into())),
+    }
+}
+
+/// Runs a build command, keeping its output for the error message only.
+fn run(mut command: Command) -> Result<(), BuildError> {
+    let shown = format!(
+        "{} {}",
+        command.get_program().to_string_lossy(),
+        command
+            .get_args()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| BuildError::Io {
+            what: "cannot run",
+            path: PathBuf::from(command.get_program()),
+            source,
+        })?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    Err(BuildError::Compile {
+        command: shown,
+        status: output.status.to_string(),
+        tail: lines[lines.len().saturating_sub(30)..].join("\n"),
+    })
+}
+
+fn read(path: &Path) -> Result<String, BuildError> {
+    std::fs::read_to_string(path).map_err(|source| BuildError::Io {
+        what: "cannot read",
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), BuildError> {
+    std::fs::write(path, text).map_err(|source| BuildError::Io {
+        what: "cannot write",
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn create_dir(path: &Path) -> Result<(), BuildError> {
+    std::fs::create_dir_all(path).map_err(|source| BuildError::Io {
+        what: "cannot create",
+        path: path.to_owned(),
+        source,
+    })
+}

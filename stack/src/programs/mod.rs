@@ -1,0 +1,115 @@
+//! The stack's programs built from source: the OpenTelemetry Collector,
+//! Tempo, Prometheus (with promtool), Alertmanager (with amtool) and
+//! node_exporter, each at the release `versions.yaml` pins, the same one
+//! compose runs.
+//!
+//! - [`pins`] reads `versions.yaml`;
+//! - [`cache`] knows where builds live and whether one is current;
+//! - [`build`] compiles one program from its Go module.
+//!
+//! `stack build` builds them all (each once per pin); `stack up` and the
+//! tests use the builds from the cache.
+
+pub mod build;
+pub mod cache;
+pub mod pins;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cli::BuildArgs;
+use build::Outcome;
+use cache::{BuildInputs, Cache};
+use pins::{Pins, Program};
+
+/// The Go toolchain: `go` on PATH, else where the official tarball puts it.
+pub fn go_binary() -> Option<PathBuf> {
+    crate::up::binaries::on_path(&["go"]).or_else(|| {
+        let official = PathBuf::from("/usr/local/go/bin/go");
+        official.is_file().then_some(official)
+    })
+}
+
+/// The Collector builder manifest, next to the config it must match.
+pub fn manifest_path(repo: &Path) -> PathBuf {
+    repo.join("otel-collector/builder.yaml")
+}
+
+/// The cached build of `program` at its current pin, if there is one.
+pub fn cached(cache: &Cache, repo: &Path, pins: &Pins, program: Program) -> Option<PathBuf> {
+    let manifest = if program == Program::Otelcol {
+        std::fs::read_to_string(manifest_path(repo)).ok()?
+    } else {
+        String::new()
+    };
+    cache.fresh(program, &BuildInputs::new(pins.of(program), &manifest))
+}
+
+/// What [`build_all`] did.
+#[derive(Debug, Default)]
+pub struct Builds {
+    /// The folder of binaries of each program that is now built.
+    pub built: Vec<(Program, PathBuf)>,
+    pub failed: Vec<(Program, build::BuildError)>,
+}
+
+/// Builds `programs`, one progress line each (start, then result and time),
+/// going on after a failure.
+pub fn build_all(cache: &Cache, repo: &Path, pins: &Pins, programs: &[Program]) -> Builds {
+    let Builds {
+        mut built,
+        mut failed,
+    } = Builds::default();
+    for &program in programs {
+        let pin = pins.of(program);
+        let name = format!("{} {}", program.key(), pin.version());
+        let module = pin.module.as_deref().unwrap_or_default();
+        if cached(cache, repo, pins, program).is_none() {
+            note!("stack build: {name}: building from {module} ...");
+        }
+        match build::build(cache, program, pin, &manifest_path(repo)) {
+            Ok(Outcome::UpToDate(bin)) => {
+                note!("stack build: {name}: up to date ({})", bin.display());
+                built.push((program, bin));
+            }
+            Ok(Outcome::Built(bin, took)) => {
+                note!(
+                    "stack build: {name}: built in {} ({})",
+                    humantime::format_duration(std::time::Duration::from_secs(took.as_secs())),
+                    bin.display()
+                );
+                built.push((program, bin));
+            }
+            Err(error) => {
+                note!("stack build: {name}: FAILED: {error}");
+                failed.push((program, error));
+            }
+        }
+    }
+    Builds { built, failed }
+}
+
+/// `stack build`: builds the named programs (all by default).
+pub fn run(args: BuildArgs) -> anyhow::Result<ExitCode> {
+    let repo = crate::repo::find(args.repo_dir.as_deref())?;
+    let pins = Pins::load(&repo)?;
+    let cache = Cache::new(args.cache_dir.unwrap_or_else(cache::default_root));
+    let programs: Vec<Program> = if args.programs.is_empty() {
+        pins::BUILT.to_vec()
+    } else {
+        args.programs
+    };
+    let Builds { built, failed } = build_all(&cache, &repo, &pins, &programs);
+    if args.print_path {
+        let dirs: Vec<String> = built
+            .iter()
+            .map(|(_, bin)| bin.display().to_string())
+            .collect();
+        println!("{}", dirs.join(":"));
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,135 @@
+//! What `stack up` tells the operator once everything is ready: what runs
+//! where, where to look at a trace, and what does not run and why.
+
+use super::locate::Located;
+use super::ports::{Ports, Role};
+use super::process::Supervised;
+use super::state::StateDir;
+use super::traces::TraceStore;
+use crate::programs::pins::Program;
+
+/// The role whose URL a component is shown with.
+fn role_of(name: &str) -> Option<Role> {
+    Some(match name {
+        "service" => Role::Service,
+        "inbox" => Role::Inbox,
+        "node_exporter" => Role::NodeExporter,
+        "prometheus" => Role::Prometheus,
+        "alertmanager" => Role::Alertmanager,
+        "grafana" => Role::Grafana,
+        "otelcol" => Role::CollectorHealth,
+        "tempo" => Role::TempoHttp,
+        _ => return None,
+    })
+}
+
+fn program_of(name: &str) -> Option<Program> {
+    Some(match name {
+        "node_exporter" => Program::NodeExporter,
+        "prometheus" => Program::Prometheus,
+        "alertmanager" => Program::Alertmanager,
+        "otelcol" => Program::Otelcol,
+        "tempo" => Program::Tempo,
+        _ => return None,
+    })
+}
+
+/// Every running component with its URL, pid, log and origin.
+pub fn running(
+    children: &[Supervised],
+    ports: &Ports,
+    located: &Located,
+    store: &TraceStore,
+    state: &StateDir,
+) {
+    println!("stack is up; state in {}", state.root.display());
+    for child in children {
+        let url = role_of(child.name)
+            .and_then(|r| ports.url(r))
+            .unwrap_or_default();
+        let origin = program_of(child.name)
+            .and_then(|p| located.get(p))
+            .map(|found| format!(", {}", found.origin))
+            .unwrap_or_default();
+        println!(
+            "  {:<14} {url}/  (pid {}, log {}{origin})",
+            child.name,
+            child.pid(),
+            child.log.display()
+        );
+        if child.name == "otelcol" {
+            collector_endpoints(ports);
+        }
+    }
+    println!("  inbox token    {}", state.file("inbox-token").display());
+    if let Some(service) = ports.url(Role::Service)
+        && ports.url(Role::OtlpGrpc).is_some()
+    {
+        println!(
+            "Traces: every response's `traceparent: 00-<trace id>-...` header names its trace \
+             (try `curl -si {service}/api/items/1`)."
+        );
+        match (store, ports.url(Role::TempoHttp)) {
+            (TraceStore::Local, Some(tempo)) => {
+                println!("  open it in Tempo: {tempo}/api/traces/<trace id>");
+            }
+            (TraceStore::External(endpoint), _) => {
+                println!("  the Collector sends it to the Tempo at {endpoint}");
+            }
+            _ => {}
+        }
+    }
+    let stack = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "stack".into());
+    println!(
+        "Try: {stack} load --url {}   |   Ctrl-C stops everything.",
+        ports.url(Role::Service).unwrap_or_default()
+    );
+}
+
+/// The Collector's other listeners (its printed URL is the health check).
+fn collector_endpoints(ports: &Ports) {
+    let endpoints = [
+        ("OTLP gRPC", Role::OtlpGrpc, ""),
+        ("OTLP HTTP", Role::OtlpHttp, ""),
+        ("metrics", Role::CollectorMetrics, "/metrics"),
+        ("spanmetrics", Role::Spanmetrics, "/metrics"),
+    ];
+    for (what, role, path) in endpoints {
+        if let Some(url) = ports.url(role) {
+            println!("    {what:<12} {url}{path}");
+        }
+    }
+}
+
+/// The optional components that do not run, why, and what to do.
+pub fn not_running(
+    located: &Located,
+    grafana: &Result<super::grafana::Grafana, String>,
+    store: &TraceStore,
+    collector_runs: bool,
+) {
+    let stack = "./target/release/stack";
+    for (program, reason) in &located.missing {
+        let remedy = match program {
+            Program::Otelcol => format!(
+                "traces are not collected and the service exports none; build it with \
+                 `{stack} build otelcol` (needs Go) or pass --otelcol-bin"
+            ),
+            Program::Tempo => format!(
+                "traces are not stored (the Collector still derives span metrics); build it \
+                 with `{stack} build tempo` (needs Go), put `tempo` on PATH, or pass \
+                 --tempo-endpoint HOST:PORT of a running Tempo"
+            ),
+            _ => String::new(),
+        };
+        note!("stack: not running: {}: {reason}; {remedy}", program.key());
+    }
+    if collector_runs && *store == TraceStore::Absent {
+        note!("stack: the Collector runs without its Tempo exporter (no Tempo to send to)");
+    }
+    if let Err(reason) = grafana {
+        note!("stack: not running: grafana: {reason}");
+    }
+}
