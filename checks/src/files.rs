@@ -35,6 +35,42 @@ pub fn load_yaml(path: &Path) -> Result<Value, CheckError> {
     parse_yaml(path, &read(path)?)
 }
 
+/// Reads a config that takes addresses from the environment (the
+/// Collector's `${env:NAME:-default}`, Tempo's `${NAME:-default}`) and
+/// parses it as compose runs it: every reference replaced by its default.
+/// A reference without a default is an error, since compose sets none.
+pub fn load_yaml_with_env_defaults(path: &Path) -> Result<Value, CheckError> {
+    let (text, problems) = env_defaults(&read(path)?);
+    crate::into_result(path.display().to_string(), problems)?;
+    parse_yaml(path, &text)
+}
+
+/// `text` with each `${[env:]NAME:-default}` replaced by `default`, and a
+/// problem for each reference that has no default.
+pub fn env_defaults(text: &str) -> (String, Vec<crate::Problem>) {
+    let mut out = String::with_capacity(text.len());
+    let mut problems = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let reference = &rest[start + 2..start + len];
+        let name = reference.strip_prefix("env:").unwrap_or(reference);
+        match name.split_once(":-") {
+            Some((_, default)) => out.push_str(default),
+            None => problems.push(crate::Problem::new(
+                format!("${{{reference}}}"),
+                "needs a default (`${NAME:-value}`): compose sets no variable",
+            )),
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    (out, problems)
+}
+
 /// Reads and parses a JSON file.
 pub fn load_json(path: &Path) -> Result<Value, CheckError> {
     serde_json::from_str(&read(path)?).map_err(|source| CheckError::Json {
@@ -131,5 +167,16 @@ mod tests {
         let text = "base: &b {x: 1}\nchild:\n  <<: *b\n  y: 2\n";
         let value = parse_yaml(Path::new("inline.yaml"), text).expect("valid YAML");
         assert_eq!(value["child"], serde_json::json!({"x": 1, "y": 2}));
+    }
+
+    #[test]
+    fn env_references_take_their_defaults_and_need_one() {
+        let (text, problems) =
+            env_defaults("a: ${env:A:-0.0.0.0:4317}\nb: ${B:-/var/tempo}/wal\nc: 1\n");
+        assert_eq!(text, "a: 0.0.0.0:4317\nb: /var/tempo/wal\nc: 1\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        let (_, problems) = env_defaults("port: ${env:PORT}\n");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].at, "${env:PORT}");
     }
 }

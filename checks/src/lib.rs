@@ -21,6 +21,7 @@ pub mod grafana;
 pub mod ports;
 pub mod promql;
 pub mod tool;
+pub mod versions;
 
 use std::path::PathBuf;
 

@@ -25,7 +25,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::compose::{container_ports, environment, services};
-use crate::files::{array_at, list, load_yaml, str_at};
+use crate::files::{array_at, list, load_yaml, load_yaml_with_env_defaults, str_at};
 use crate::{CheckError, Problem, collector};
 
 /// `(host, port)` of a URL such as `http://inbox:5080/api/notifications`
@@ -76,8 +76,8 @@ impl Wiring {
             compose: load_yaml(&root.join("compose.yaml"))?,
             prometheus: load_yaml(&root.join("prometheus/prometheus.yml"))?,
             alertmanager: load_yaml(&root.join("alertmanager/alertmanager.yml"))?,
-            collector: load_yaml(&root.join("otel-collector/config.yaml"))?,
-            tempo: load_yaml(&root.join("tempo/tempo.yaml"))?,
+            collector: load_yaml_with_env_defaults(&root.join("otel-collector/config.yaml"))?,
+            tempo: load_yaml_with_env_defaults(&root.join("tempo/tempo.yaml"))?,
             datasources: named("grafana/provisioning/datasources")?,
             alerting: named("grafana/provisioning/alerting")?,
         })

@@ -1,4 +1,5 @@
-//! Running the external validators (`promtool`, `amtool`, `check-jsonschema`).
+//! Running the external validators (`promtool`, `amtool`, `otelcol-contrib`,
+//! `check-jsonschema`).
 
 use std::path::Path;
 use std::process::Command;
@@ -8,9 +9,9 @@ use crate::CheckError;
 /// Where to get each tool, printed when it is missing.
 fn install_hint(tool: &str) -> &'static str {
     match tool {
-        "promtool" => "install it with `apt-get install prometheus` (./scripts/test does this)",
-        "amtool" => {
-            "install it with `apt-get install prometheus-alertmanager` (./scripts/test does this)"
+        "promtool" | "amtool" | "otelcol-contrib" => {
+            "run the tests through ./scripts/test, which builds the pinned version with \
+             `stack build` and puts it first on PATH"
         }
         "check-jsonschema" => {
             "run the tests through ./scripts/test (it installs check-jsonschema into \

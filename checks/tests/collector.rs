@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 
 use checks::collector::{listen_ports, validate_pipelines};
 use checks::compose::{container_ports, services};
-use checks::files::{load_yaml, read, str_at};
+use checks::files::{load_yaml, load_yaml_with_env_defaults, read, str_at};
 use checks::{into_result, repo_root};
 use serde_json::Value;
 
 fn config() -> Value {
-    load_yaml(&repo_root().join("otel-collector/config.yaml")).unwrap_or_else(|e| panic!("{e}"))
+    load_yaml_with_env_defaults(&repo_root().join("otel-collector/config.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

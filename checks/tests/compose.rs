@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use checks::compose::{bind_mounts, environment, missing_files, port_mappings, services};
-use checks::files::{array_at, list, load_yaml, read, str_at};
+use checks::files::{array_at, list, load_yaml, load_yaml_with_env_defaults, read, str_at};
 use checks::grafana::{deleted_receiver_uids, receiver_uids};
 use checks::{into_result, repo_root, tool};
 use serde_json::Value;
@@ -236,7 +236,8 @@ fn tempo_healthcheck_uses_the_busybox_wget_its_image_ships_on_its_ready_endpoint
         Some("CMD"),
         "the Tempo image has no /bin/sh for CMD-SHELL: {test:?}"
     );
-    let config = load("tempo/tempo.yaml");
+    let config = load_yaml_with_env_defaults(&repo_root().join("tempo/tempo.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let port = config["server"]["http_listen_port"]
         .as_u64()
         .unwrap_or_else(|| panic!("tempo.yaml sets no server.http_listen_port"));

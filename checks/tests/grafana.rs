@@ -561,7 +561,9 @@ fn latency_panel_shows_spanmetrics_exemplars_from_the_collector() {
         "{expr}"
     );
 
-    let collector = load(&repo_root().join("otel-collector/config.yaml"));
+    let collector =
+        checks::files::load_yaml_with_env_defaults(&repo_root().join("otel-collector/config.yaml"))
+            .unwrap_or_else(|e| panic!("{e}"));
     let spanmetrics = &collector["connectors"]["spanmetrics"];
     assert!(
         spanmetrics.get("namespace").is_none(),

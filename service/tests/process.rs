@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use common::{
-    HttpClient, OtlpReceiver, ReceivedSpan, ServiceProcess, eventually, parse_exposition,
-    run_to_exit,
-};
+use common::{HttpClient, ServiceProcess, eventually, parse_exposition, run_to_exit};
+use test_support::{OtlpReceiver, ReceivedSpan};
 
 /// How long a `service` run that must stop by itself may take.
 const EXIT_LIMIT: Duration = Duration::from_secs(20);

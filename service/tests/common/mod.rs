@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: an in-process server on port 0,
 //! a pooled HTTP client, a Prometheus exposition parser, a guard for the
-//! real binary, and a real OTLP/gRPC trace receiver.
+//! real binary; the OTLP/gRPC trace receiver comes from `test-support`.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::BTreeMap;
@@ -16,12 +16,6 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
 use service::ServeConfig;
 use tokio::sync::oneshot;
 
@@ -381,148 +375,6 @@ impl Drop for ServiceProcess {
             let _ = self.child.wait();
         }
     }
-}
-
-/// A real OTLP/gRPC trace receiver (the collector's protocol, built from
-/// `opentelemetry-proto`) on `127.0.0.1:<free port>`.
-pub struct OtlpReceiver {
-    pub addr: SocketAddr,
-    pub requests: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-struct Collect {
-    requests: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
-    delay: Duration,
-}
-
-#[tonic::async_trait]
-impl TraceService for Collect {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        // A slow collector: answer late.
-        tokio::time::sleep(self.delay).await;
-        self.requests
-            .lock()
-            .expect("receiver lock")
-            .push(request.into_inner());
-        Ok(tonic::Response::new(ExportTraceServiceResponse {
-            partial_success: None,
-        }))
-    }
-}
-
-impl OtlpReceiver {
-    pub async fn start() -> Self {
-        Self::start_with_delay(Duration::ZERO).await
-    }
-
-    /// A receiver that takes `delay` to answer each export.
-    pub async fn start_with_delay(delay: Duration) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
-        let addr = listener.local_addr().expect("receiver addr");
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let service = TraceServiceServer::new(Collect {
-            requests: requests.clone(),
-            delay,
-        });
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(listener),
-                    async move {
-                        let _ = stopped.await;
-                    },
-                )
-                .await;
-        });
-        Self {
-            addr,
-            requests,
-            stop: Some(stop),
-        }
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Every span received so far with its resource attributes.
-    pub fn spans(&self) -> Vec<ReceivedSpan> {
-        let requests = self.requests.lock().expect("receiver lock");
-        let mut spans = Vec::new();
-        for request in requests.iter() {
-            for resource_spans in &request.resource_spans {
-                let resource = resource_spans
-                    .resource
-                    .as_ref()
-                    .map(|resource| attributes(&resource.attributes))
-                    .unwrap_or_default();
-                for scope_spans in &resource_spans.scope_spans {
-                    for span in &scope_spans.spans {
-                        spans.push(ReceivedSpan {
-                            name: span.name.clone(),
-                            kind: span.kind,
-                            trace_id: hex(&span.trace_id),
-                            span_id: hex(&span.span_id),
-                            parent_span_id: hex(&span.parent_span_id),
-                            attributes: attributes(&span.attributes),
-                            resource: resource.clone(),
-                        });
-                    }
-                }
-            }
-        }
-        spans
-    }
-}
-
-impl Drop for OtlpReceiver {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// A received span, flattened for assertions.
-#[derive(Debug, Clone)]
-pub struct ReceivedSpan {
-    pub name: String,
-    pub kind: i32,
-    pub trace_id: String,
-    pub span_id: String,
-    pub parent_span_id: String,
-    pub attributes: BTreeMap<String, String>,
-    pub resource: BTreeMap<String, String>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn attributes(
-    list: &[opentelemetry_proto::tonic::common::v1::KeyValue],
-) -> BTreeMap<String, String> {
-    use opentelemetry_proto::tonic::common::v1::any_value::Value;
-    list.iter()
-        .map(|kv| {
-            let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                Some(Value::StringValue(s)) => s.clone(),
-                Some(Value::IntValue(i)) => i.to_string(),
-                Some(Value::BoolValue(b)) => b.to_string(),
-                Some(Value::DoubleValue(d)) => d.to_string(),
-                other => format!("{other:?}"),
-            };
-            (kv.key.clone(), value)
-        })
-        .collect()
 }
 
 /// Polls `check` every 20 ms until it returns `Some`, or panics after `limit`.

@@ -10,7 +10,8 @@ pub struct Prometheus {
 }
 
 impl Prometheus {
-    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Value {
+    /// GET an API path; returns `data` of a successful answer.
+    pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Value {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
