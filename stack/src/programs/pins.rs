@@ -78,6 +78,10 @@ pub struct Pin {
     /// Main packages to build inside that module.
     #[serde(default)]
     pub packages: Vec<String>,
+    /// Go modules of this release that the checks use (`path: version`),
+    /// for a program that is not built here (Grafana).
+    #[serde(default)]
+    pub go_modules: BTreeMap<String, String>,
 }
 
 impl Pin {
