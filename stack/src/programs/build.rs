@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use super::cache::{BuildInputs, Cache};
 use super::pins::{Pin, Program};
+use super::prometheus_ui;
 
 /// Why a program could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,11 @@ pub enum BuildError {
          programs, or run without them (`stack up --no-build` uses Debian's packages where it can)"
     )]
     GoMissing,
+    #[error(
+        "`npm` not found on PATH: Prometheus's web UI is built with it; install Node.js with \
+         npm (Debian: `apt-get install npm`) or pass --prometheus-bin"
+    )]
+    NpmMissing,
     #[error("the Go module proxy did not give {module}: {message}")]
     Download { module: String, message: String },
     #[error("`{command}` failed ({status}); its last lines:\n{tail}")]
@@ -80,10 +86,10 @@ pub fn build(
     create_dir(&bin)?;
     let module = pin.module.as_deref().unwrap_or_default();
     let source = download(&go, module)?;
-    let result = if program == Program::Otelcol {
-        build_collector(&go, &source, manifest, &scratch)
-    } else {
-        build_packages(&go, &source, program, pin, &bin)
+    let result = match program {
+        Program::Otelcol => build_collector(&go, &source, manifest, &scratch),
+        Program::Prometheus => build_prometheus(&go, &source, pin, &scratch),
+        _ => build_packages(&go, &source, program, pin, &bin, &[]),
     };
     if let Err(error) = result {
         let _ = std::fs::remove_dir_all(&scratch);
@@ -107,6 +113,7 @@ fn build_packages(
     program: Program,
     pin: &Pin,
     bin: &Path,
+    tags: &[&str],
 ) -> Result<(), BuildError> {
     let mut ldflags = "-s -w".to_owned();
     if let Some(symbol) = program.version_symbol() {
@@ -114,12 +121,39 @@ fn build_packages(
     }
     for (package, name) in pin.packages.iter().zip(program.binaries()) {
         let mut command = go_command(go, source);
-        command
-            .args(["build", "-trimpath", "-ldflags", &ldflags, "-o"])
-            .arg(bin.join(name))
-            .arg(package);
+        command.args(["build", "-trimpath", "-ldflags", &ldflags]);
+        if !tags.is_empty() {
+            command.arg("-tags").arg(tags.join(","));
+        }
+        command.arg("-o").arg(bin.join(name)).arg(package);
         run(command)?;
     }
+    Ok(())
+}
+
+/// Prometheus with its web UI: the UI is built into a writable copy of
+/// the module (the module cache is read-only), then embedded.
+fn build_prometheus(go: &Path, module: &Path, pin: &Pin, scratch: &Path) -> Result<(), BuildError> {
+    let npm = prometheus_ui::npm().ok_or(BuildError::NpmMissing)?;
+    let source = scratch.join("src");
+    let mut copy = Command::new("cp");
+    copy.arg("-R").arg(module).arg(&source);
+    run(copy)?;
+    let mut writable = Command::new("chmod");
+    writable.args(["-R", "u+w"]).arg(&source);
+    run(writable)?;
+    prometheus_ui::build(&npm, &source)?;
+    let bin = scratch.join("bin");
+    build_packages(
+        go,
+        &source,
+        Program::Prometheus,
+        pin,
+        &bin,
+        &[prometheus_ui::TAG],
+    )?;
+    // The copy with the UI's node_modules is only needed to compile.
+    let _ = std::fs::remove_dir_all(&source);
     Ok(())
 }
 
@@ -216,7 +250,7 @@ fn download(go: &Path, module: &str) -> Result<PathBuf, BuildError> {
 }
 
 /// Runs a build command, keeping its output for the error message only.
-fn run(mut command: Command) -> Result<(), BuildError> {
+pub(super) fn run(mut command: Command) -> Result<(), BuildError> {
     let shown = format!(
         "{} {}",
         command.get_program().to_string_lossy(),

@@ -26,11 +26,16 @@ pub fn default_root() -> PathBuf {
     base.join("monitored-service")
 }
 
+/// The version of how programs are built: raised when the build steps
+/// change, so that builds made the old way are made again.
+const RECIPE: u32 = 2;
+
 /// Everything a build depends on besides the Go toolchain. Stored as
 /// `build.json` next to the binaries; a build whose inputs differ from the
 /// current ones is stale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildInputs {
+    pub recipe: u32,
     pub module: String,
     pub packages: Vec<String>,
     pub version: String,
@@ -41,6 +46,7 @@ pub struct BuildInputs {
 impl BuildInputs {
     pub fn new(pin: &Pin, manifest: &str) -> Self {
         Self {
+            recipe: RECIPE,
             module: pin.module.clone().unwrap_or_default(),
             packages: pin.packages.clone(),
             version: pin.version().to_owned(),
@@ -93,6 +99,7 @@ mod tests {
 
     fn inputs(version: &str) -> BuildInputs {
         BuildInputs {
+            recipe: RECIPE,
             module: format!("example.com/m@v{version}"),
             packages: vec![".".into()],
             version: version.into(),

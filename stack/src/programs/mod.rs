@@ -5,7 +5,8 @@
 //!
 //! - [`pins`] reads `versions.yaml`;
 //! - [`cache`] knows where builds live and whether one is current;
-//! - [`build`] compiles one program from its Go module.
+//! - [`build`] compiles one program from its Go module ([`prometheus_ui`]
+//!   adds Prometheus's web UI).
 //!
 //! `stack build` builds them all (each once per pin); `stack up` and the
 //! tests use the builds from the cache.
@@ -13,6 +14,7 @@
 pub mod build;
 pub mod cache;
 pub mod pins;
+pub mod prometheus_ui;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
