@@ -383,9 +383,11 @@ async fn native_stack_counts_alerts_and_notifies() {
         "HostHighCpuUsage went to firing without being seen pending"
     );
     let crossed = rfc3339_to_unix(active_at.as_deref().expect("activeAt of the firing alert"));
+    let fired = unix_now();
     clock.log(&format!(
-        "HostHighCpuUsage firing ({:.0}s after threshold crossing, {:.0}s after drill start)",
-        unix_now() - crossed,
+        "HostHighCpuUsage firing {:.0}s after the drill started (threshold crossed after {:.0}s, \
+         then `for: 2m`)",
+        fired - drill_started,
         crossed - drill_started
     ));
 
