@@ -12,14 +12,13 @@
 //! `build.json` only when complete, so an interrupted build is never used.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-use serde::Deserialize;
 
 use super::cache::{BuildInputs, Cache};
 use super::pins::{Pin, Program};
 use super::prometheus_ui;
+use super::toolchain::{download, go_command, run};
 
 /// Why a program could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -59,27 +58,21 @@ pub enum Outcome {
     Built(PathBuf, Duration),
 }
 
-/// Builds `program` at `pin` into `cache` unless a build of the same inputs
-/// is there. `manifest` is the Collector builder manifest's path (read only
-/// for the Collector).
+/// Builds `program` from `inputs` into `cache` unless a build of the same
+/// inputs is there. `manifest` is the Collector builder manifest's path.
 pub fn build(
     cache: &Cache,
     program: Program,
     pin: &Pin,
+    inputs: &BuildInputs,
     manifest: &Path,
 ) -> Result<Outcome, BuildError> {
-    let manifest_text = if program == Program::Otelcol {
-        read(manifest)?
-    } else {
-        String::new()
-    };
-    let inputs = BuildInputs::new(pin, &manifest_text);
-    if let Some(bin) = cache.fresh(program, &inputs) {
+    if let Some(bin) = cache.fresh(program, inputs) {
         return Ok(Outcome::UpToDate(bin));
     }
     let go = super::go_binary().ok_or(BuildError::GoMissing)?;
     let started = Instant::now();
-    let dir = cache.dir(program, &inputs);
+    let dir = cache.dir(program, inputs);
     let scratch = dir.with_extension(format!("partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     let bin = scratch.join("bin");
@@ -95,7 +88,7 @@ pub fn build(
         let _ = std::fs::remove_dir_all(&scratch);
         return Err(error);
     }
-    let stamp = serde_json::to_string_pretty(&inputs).unwrap_or_default();
+    let stamp = serde_json::to_string_pretty(inputs).unwrap_or_default();
     write(&scratch.join("build.json"), &stamp)?;
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&scratch, &dir).map_err(|source| BuildError::Io {
@@ -196,100 +189,6 @@ fn build_collector(
     let _ = std::fs::remove_dir_all(&generated);
     let _ = std::fs::remove_file(&builder);
     Ok(())
-}
-
-/// `go ...` in `dir`: statically linked, with the module's own go.mod and
-/// go.sum as they are (the module cache is read-only), whatever go.work or
-/// GOFLAGS the user has set.
-fn go_command(go: &Path, dir: &Path) -> Command {
-    let mut command = Command::new(go);
-    command
-        .current_dir(dir)
-        .env("CGO_ENABLED", "0")
-        .env("GOWORK", "off")
-        .env("GOFLAGS", "-mod=readonly");
-    command
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Downloaded {
-    dir: Option<PathBuf>,
-    error: Option<String>,
-}
-
-/// `go mod download -json module@version`: the module's directory in the
-/// Go module cache (read-only, which `go build` does not mind).
-fn download(go: &Path, module: &str) -> Result<PathBuf, BuildError> {
-    let output = Command::new(go)
-        .args(["mod", "download", "-json", module])
-        .env("GOWORK", "off")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| BuildError::Io {
-            what: "cannot run",
-            path: go.to_owned(),
-            source,
-        })?;
-    let failed = |message: String| BuildError::Download {
-        module: module.to_owned(),
-        message,
-    };
-    let parsed: Downloaded = serde_json::from_slice(&output.stdout)
-        .map_err(|_| failed(String::from_utf8_lossy(&output.stderr).trim().to_owned()))?;
-    match (parsed.dir, parsed.error) {
-        (Some(dir), None) => Ok(dir),
-        (_, Some(error)) => {
-            // Go's message starts with `module@version: ` again.
-            let error = error.trim().replace('\n', " ");
-            let error = error.strip_prefix(&format!("{module}: ")).unwrap_or(&error);
-            Err(failed(error.to_owned()))
-        }
-        (None, None) => Err(failed("no directory in `go mod download -json`".into())),
-    }
-}
-
-/// Runs a build command, keeping its output for the error message only.
-pub(super) fn run(mut command: Command) -> Result<(), BuildError> {
-    let shown = format!(
-        "{} {}",
-        command.get_program().to_string_lossy(),
-        command
-            .get_args()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| BuildError::Io {
-            what: "cannot run",
-            path: PathBuf::from(command.get_program()),
-            source,
-        })?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lines: Vec<&str> = text.lines().collect();
-    Err(BuildError::Compile {
-        command: shown,
-        status: output.status.to_string(),
-        tail: lines[lines.len().saturating_sub(30)..].join("\n"),
-    })
-}
-
-fn read(path: &Path) -> Result<String, BuildError> {
-    std::fs::read_to_string(path).map_err(|source| BuildError::Io {
-        what: "cannot read",
-        path: path.to_owned(),
-        source,
-    })
 }
 
 fn write(path: &Path, text: &str) -> Result<(), BuildError> {

@@ -15,12 +15,13 @@ pub mod build;
 pub mod cache;
 pub mod pins;
 pub mod prometheus_ui;
+pub mod toolchain;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::BuildArgs;
-use build::Outcome;
+use build::{BuildError, Outcome};
 use cache::{BuildInputs, Cache};
 use pins::{Pins, Program};
 
@@ -37,14 +38,25 @@ pub fn manifest_path(repo: &Path) -> PathBuf {
     repo.join("otel-collector/builder.yaml")
 }
 
-/// The cached build of `program` at its current pin, if there is one.
-pub fn cached(cache: &Cache, repo: &Path, pins: &Pins, program: Program) -> Option<PathBuf> {
+/// What a build of `program` at its current pin is made from (for the
+/// Collector, its builder manifest too).
+pub fn inputs(repo: &Path, pins: &Pins, program: Program) -> Result<BuildInputs, BuildError> {
     let manifest = if program == Program::Otelcol {
-        std::fs::read_to_string(manifest_path(repo)).ok()?
+        let path = manifest_path(repo);
+        std::fs::read_to_string(&path).map_err(|source| BuildError::Io {
+            what: "cannot read",
+            path,
+            source,
+        })?
     } else {
         String::new()
     };
-    cache.fresh(program, &BuildInputs::new(pins.of(program), &manifest))
+    Ok(BuildInputs::new(pins.of(program), &manifest))
+}
+
+/// The cached build of `program` at its current pin, if there is one.
+pub fn cached(cache: &Cache, repo: &Path, pins: &Pins, program: Program) -> Option<PathBuf> {
+    cache.fresh(program, &inputs(repo, pins, program).ok()?)
 }
 
 /// What [`build_all`] did.
@@ -66,10 +78,13 @@ pub fn build_all(cache: &Cache, repo: &Path, pins: &Pins, programs: &[Program]) 
         let pin = pins.of(program);
         let name = format!("{} {}", program.key(), pin.version());
         let module = pin.module.as_deref().unwrap_or_default();
-        if cached(cache, repo, pins, program).is_none() {
-            note!("stack build: {name}: building from {module} ...");
-        }
-        match build::build(cache, program, pin, &manifest_path(repo)) {
+        let result = inputs(repo, pins, program).and_then(|inputs| {
+            if cache.fresh(program, &inputs).is_none() {
+                note!("stack build: {name}: building from {module} ...");
+            }
+            build::build(cache, program, pin, &inputs, &manifest_path(repo))
+        });
+        match result {
             Ok(Outcome::UpToDate(bin)) => {
                 note!("stack build: {name}: up to date ({})", bin.display());
                 built.push((program, bin));

@@ -11,7 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::build::{BuildError, run};
+use super::build::BuildError;
+use super::toolchain::run;
 
 /// The build tag that makes `./cmd/prometheus` embed `web/ui/static`.
 pub const TAG: &str = "builtinassets";
