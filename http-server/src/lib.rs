@@ -1,0 +1,186 @@
+//! Serving an axum [`Router`] with the limits a service open to any client
+//! needs, which `axum::serve` leaves unset (it starts no timer at all):
+//!
+//! - **Header timeout.** A request's head (request line and headers) must
+//!   arrive within [`Limits::header_timeout`]. hyper starts that timer
+//!   whenever a connection waits for a request, so the same limit closes
+//!   keep-alive connections left idle: slow-header ("slowloris") and idle
+//!   connections cannot pile up.
+//! - **Head size.** A head larger than [`Limits::max_head_bytes`] gets 431
+//!   (414 for a long URI) from hyper, and no more than that is buffered.
+//! - **Connection cap.** At most [`Limits::max_connections`] connections are
+//!   open, never more than the file-descriptor limit allows. At the cap a
+//!   new connection replaces the oldest one that has no request running, so
+//!   a flood of silent connections cannot lock real clients out.
+//! - **Lame-duck drain.** When the stop future completes (the caller makes
+//!   readiness fail first), the server goes on serving for
+//!   [`Drain::lame_duck`] with `Connection: close` on every response, so
+//!   keep-alive clients move elsewhere; then it closes the listener and
+//!   gives the requests in progress [`Drain::grace`] to finish.
+//!
+//! Requests that hyper answers or drops before the router sees them (a bad
+//! or too large head, a head that never completes, a client gone in the
+//! middle of a request) are reported to an [`Observer`], so the caller can
+//! count them.
+
+mod connection;
+mod registry;
+mod rejection;
+mod signal;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioTimer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use registry::{Admission, Registry};
+pub use rejection::{Observer, Rejection};
+pub use signal::stop_signal;
+
+/// How much each connection may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time for a request's head to arrive; also how long a keep-alive
+    /// connection may sit idle.
+    pub header_timeout: Duration,
+    /// Largest request head, in bytes (at least 8 KiB, hyper's minimum).
+    pub max_head_bytes: usize,
+    /// Most connections open at once.
+    pub max_connections: usize,
+}
+
+/// How the server stops.
+#[derive(Debug, Clone, Copy)]
+pub struct Drain {
+    /// Serving on after the stop, with `Connection: close` on every response.
+    pub lame_duck: Duration,
+    /// Then, with the listener closed, time for requests in progress.
+    pub grace: Duration,
+}
+
+/// How the stop went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// Requests still running when the grace period ended (dropped).
+    pub unfinished: usize,
+}
+
+/// File descriptors kept for everything but client connections: log
+/// files, the listener, the span exporter's connection, ...
+const RESERVED_FDS: u64 = 64;
+
+/// An idle connection gets this long, once the listener is closed, for a
+/// request the client had already sent to reach the server.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// How often the accept loop looks again when every connection is busy.
+const FULL_RETRY: Duration = Duration::from_millis(20);
+
+/// The connection cap that fits the open-file limit.
+pub fn effective_max_connections(wanted: usize) -> usize {
+    let mut limit = libc_rlimit_nofile().unwrap_or(u64::MAX);
+    limit = limit.saturating_sub(RESERVED_FDS).max(1);
+    wanted
+        .min(usize::try_from(limit).unwrap_or(usize::MAX))
+        .max(1)
+}
+
+fn libc_rlimit_nofile() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass and nothing else.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// Serves `router` on `listener` until `stop` completes, then drains (see
+/// the crate docs). Returns once every connection is closed or the grace
+/// period is over.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    drain: Drain,
+    stop: impl Future<Output = ()>,
+    observer: Arc<dyn Observer>,
+) -> Stopped {
+    let max_connections = effective_max_connections(limits.max_connections);
+    if max_connections < limits.max_connections {
+        tracing::warn!(
+            wanted = limits.max_connections,
+            allowed = max_connections,
+            "the open-file limit (ulimit -n) caps the connections"
+        );
+    }
+    let registry = Arc::new(Registry::new(max_connections));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_head_bytes.max(8192));
+    let shared = Arc::new(connection::Shared {
+        builder,
+        router,
+        observer,
+        draining: AtomicBool::new(false),
+        settle: SETTLE,
+    });
+    let (closing, closing_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+
+    tokio::pin!(stop);
+    let mut lame_duck = std::pin::pin!(tokio::time::sleep(Duration::MAX));
+    let mut stopping = false;
+    loop {
+        let can_admit = registry.can_admit();
+        tokio::select! {
+            () = &mut stop, if !stopping => {
+                stopping = true;
+                shared.draining.store(true, Ordering::Relaxed);
+                lame_duck.as_mut().reset(tokio::time::Instant::now() + drain.lame_duck);
+            }
+            () = &mut lame_duck => break,
+            accepted = listener.accept(), if can_admit => match accepted {
+                Ok((stream, _)) => {
+                    // Every connection became busy meanwhile: this one closes.
+                    let Some(Admission { id, state }) = registry.admit() else { continue };
+                    let shared = Arc::clone(&shared);
+                    let registry = Arc::clone(&registry);
+                    let closing = closing_rx.clone();
+                    tasks.spawn(async move {
+                        connection::run(stream, &state, &shared, closing).await;
+                        registry.remove(id);
+                    });
+                }
+                Err(error) => {
+                    // Out of file descriptors or similar: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            () = tokio::time::sleep(FULL_RETRY), if !can_admit => {}
+            Some(_) = tasks.join_next() => {}
+        }
+    }
+    drop(listener);
+    let _ = closing.send(true);
+    let drained = tokio::time::timeout(drain.grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    let unfinished = if drained.is_ok() {
+        0
+    } else {
+        registry.requests_running()
+    };
+    tasks.abort_all();
+    Stopped { unfinished }
+}

@@ -1,0 +1,144 @@
+//! The open connections, oldest first, and which of them have a request
+//! running: what the cap evicts and what the drain waits for.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+/// What the server knows about one connection while it is open.
+#[derive(Debug, Default)]
+pub struct ConnectionState {
+    /// Requests the router is working on (more than one only for a
+    /// pipelining client).
+    pub running: AtomicUsize,
+    /// Fired when the connection is evicted to make room for a new one.
+    pub evicted: Notify,
+}
+
+impl ConnectionState {
+    fn is_idle(&self) -> bool {
+        self.running.load(Ordering::Acquire) == 0
+    }
+}
+
+/// A place for a newly accepted connection.
+pub struct Admission {
+    pub id: u64,
+    pub state: Arc<ConnectionState>,
+}
+
+#[derive(Debug)]
+pub struct Registry {
+    max: usize,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_id: u64,
+    /// By id, which grows with each connection: the first is the oldest.
+    open: BTreeMap<u64, Arc<ConnectionState>>,
+}
+
+impl Registry {
+    pub fn new(max: usize) -> Self {
+        Self {
+            max: max.max(1),
+            inner: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every update leaves the map consistent, so a panic elsewhere while
+        // it was held changes nothing.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether [`Registry::admit`] would find a place now.
+    pub fn can_admit(&self) -> bool {
+        let inner = self.lock();
+        inner.open.len() < self.max || inner.open.values().any(|c| c.is_idle())
+    }
+
+    /// A place for a new connection: a free one, or the place of the oldest
+    /// connection with no request running, which is told to close. `None`
+    /// when every connection is busy.
+    pub fn admit(&self) -> Option<Admission> {
+        let mut inner = self.lock();
+        if inner.open.len() >= self.max {
+            let oldest_idle = inner
+                .open
+                .iter()
+                .find(|(_, c)| c.is_idle())
+                .map(|(id, _)| *id)?;
+            if let Some(evicted) = inner.open.remove(&oldest_idle) {
+                // notify_one keeps the wake-up if the task is not waiting yet.
+                evicted.evicted.notify_one();
+            }
+        }
+        let id = inner.next_id;
+        inner.next_id += 1;
+        let state = Arc::new(ConnectionState::default());
+        inner.open.insert(id, Arc::clone(&state));
+        Some(Admission { id, state })
+    }
+
+    /// The connection closed (or was evicted).
+    pub fn remove(&self, id: u64) {
+        self.lock().open.remove(&id);
+    }
+
+    /// Requests running on all open connections.
+    pub fn requests_running(&self) -> usize {
+        self.lock()
+            .open
+            .values()
+            .map(|c| c.running.load(Ordering::Acquire))
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_the_cap_the_oldest_idle_connection_makes_room() {
+        let registry = Registry::new(2);
+        let first = registry.admit().expect("room");
+        let second = registry.admit().expect("room");
+        first.state.running.store(1, Ordering::Release);
+        assert!(registry.can_admit(), "the second is idle");
+        let third = registry.admit().expect("the idle one is evicted");
+        assert!(third.id > second.id);
+        assert_eq!(
+            registry.lock().open.keys().copied().collect::<Vec<_>>(),
+            [first.id, third.id]
+        );
+        // The evicted connection's task sees the notification even though it
+        // was not waiting yet.
+        let woken = second.state.evicted.notified();
+        tokio::pin!(woken);
+        assert!(futures_ready(woken.as_mut()));
+    }
+
+    #[test]
+    fn when_every_connection_is_busy_there_is_no_room() {
+        let registry = Registry::new(1);
+        let only = registry.admit().expect("room");
+        only.state.running.store(1, Ordering::Release);
+        assert!(!registry.can_admit());
+        assert!(registry.admit().is_none());
+        assert_eq!(registry.requests_running(), 1);
+        registry.remove(only.id);
+        assert!(registry.can_admit());
+    }
+
+    fn futures_ready(future: std::pin::Pin<&mut impl Future<Output = ()>>) -> bool {
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        future.poll(&mut context).is_ready()
+    }
+}
