@@ -24,9 +24,12 @@ pub struct Shared {
     pub builder: http1::Builder,
     pub router: Router,
     pub observer: Arc<dyn Observer>,
-    /// Set when the server stops: responses say `Connection: close`.
-    pub draining: AtomicBool,
     pub settle: Duration,
+    /// Set when the listener closes: every response from then on says
+    /// `Connection: close`. (hyper's graceful shutdown adds that only to a
+    /// response whose head is not written yet, and a client told nothing
+    /// would send its next request into a closing connection.)
+    pub closing: AtomicBool,
 }
 
 /// Counts a request as running while it is alive.
@@ -35,6 +38,9 @@ struct Running<'a>(&'a ConnectionState);
 impl<'a> Running<'a> {
     fn enter(state: &'a ConnectionState) -> Self {
         state.running.fetch_add(1, Ordering::AcqRel);
+        // Wakes a drain waiting for this connection's next request (no
+        // permit is kept when nobody waits).
+        state.started.notify_waiters();
         Self(state)
     }
 }
@@ -63,7 +69,7 @@ pub async fn run(
                 let _running = Running::enter(&state);
                 let response = shared.router.clone().oneshot(request.map(Body::new)).await;
                 let Ok(mut response) = response;
-                if shared.draining.load(Ordering::Relaxed) {
+                if shared.closing.load(Ordering::Acquire) {
                     response
                         .headers_mut()
                         .insert(CONNECTION, HeaderValue::from_static("close"));
@@ -81,14 +87,20 @@ pub async fn run(
         // Dropping the connection closes the socket.
         () = state.evicted.notified() => return,
         _ = async { closing.wait_for(|closing| *closing).await.map(drop) } => {
+            // Closing an idle keep-alive connection races with the client's
+            // next request, which would get no answer. So the connection
+            // ends after its next response (which says `Connection: close`),
+            // or once it has been idle for `settle`.
+            let started = state.started.notified();
+            tokio::pin!(started);
+            started.as_mut().enable();
             if state.running.load(Ordering::Acquire) == 0 {
-                // A request the client sent just before the listener closed
-                // may still be on its way: give it a moment to arrive.
                 tokio::select! {
                     result = connection.as_mut() => {
                         report(shared, result);
                         return;
                     }
+                    () = started => {}
                     () = tokio::time::sleep(shared.settle) => {}
                 }
             }

@@ -13,10 +13,12 @@
 //!   new connection replaces the oldest one that has no request running, so
 //!   a flood of silent connections cannot lock real clients out.
 //! - **Lame-duck drain.** When the stop future completes (the caller makes
-//!   readiness fail first), the server goes on serving for
-//!   [`Drain::lame_duck`] with `Connection: close` on every response, so
-//!   keep-alive clients move elsewhere; then it closes the listener and
-//!   gives the requests in progress [`Drain::grace`] to finish.
+//!   readiness fail first), the server goes on serving, new connections
+//!   included, for [`Drain::lame_duck`], while load balancers notice. Then
+//!   it closes the listener; each keep-alive connection ends after its next
+//!   response, which says `Connection: close`, or after a short idle spell,
+//!   never while a request the client sent is unanswered; requests in
+//!   progress get [`Drain::grace`] to finish.
 //!
 //! Requests that hyper answers or drops before the router sees them (a bad
 //! or too large head, a head that never completes, a client gone in the
@@ -24,6 +26,7 @@
 //! count them.
 
 mod connection;
+mod memory;
 mod registry;
 mod rejection;
 mod signal;
@@ -58,7 +61,7 @@ pub struct Limits {
 /// How the server stops.
 #[derive(Debug, Clone, Copy)]
 pub struct Drain {
-    /// Serving on after the stop, with `Connection: close` on every response.
+    /// Serving on after the stop, new connections included.
     pub lame_duck: Duration,
     /// Then, with the listener closed, time for requests in progress.
     pub grace: Duration,
@@ -75,8 +78,9 @@ pub struct Stopped {
 /// files, the listener, the span exporter's connection, ...
 const RESERVED_FDS: u64 = 64;
 
-/// An idle connection gets this long, once the listener is closed, for a
-/// request the client had already sent to reach the server.
+/// Once the listener is closed, a connection with no request running is
+/// closed after this long without one: a client that sent a request just
+/// before gets its answer (with `Connection: close`) instead.
 const SETTLE: Duration = Duration::from_millis(100);
 
 /// How often the accept loop looks again when every connection is busy.
@@ -130,11 +134,13 @@ pub async fn serve(
         builder,
         router,
         observer,
-        draining: AtomicBool::new(false),
         settle: SETTLE,
+        closing: AtomicBool::new(false),
     });
     let (closing, closing_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    let reclaim = Arc::new(memory::Reclaim::default());
+    let mut reclaim_check = tokio::time::interval(memory::CHECK_EVERY);
 
     tokio::pin!(stop);
     let mut lame_duck = std::pin::pin!(tokio::time::sleep(Duration::MAX));
@@ -144,7 +150,6 @@ pub async fn serve(
         tokio::select! {
             () = &mut stop, if !stopping => {
                 stopping = true;
-                shared.draining.store(true, Ordering::Relaxed);
                 lame_duck.as_mut().reset(tokio::time::Instant::now() + drain.lame_duck);
             }
             () = &mut lame_duck => break,
@@ -155,9 +160,11 @@ pub async fn serve(
                     let shared = Arc::clone(&shared);
                     let registry = Arc::clone(&registry);
                     let closing = closing_rx.clone();
+                    let reclaim = Arc::clone(&reclaim);
                     tasks.spawn(async move {
                         connection::run(stream, &state, &shared, closing).await;
                         registry.remove(id);
+                        reclaim.connection_closed();
                     });
                 }
                 Err(error) => {
@@ -168,9 +175,11 @@ pub async fn serve(
             },
             () = tokio::time::sleep(FULL_RETRY), if !can_admit => {}
             Some(_) = tasks.join_next() => {}
+            _ = reclaim_check.tick() => reclaim.check(),
         }
     }
     drop(listener);
+    shared.closing.store(true, Ordering::Release);
     let _ = closing.send(true);
     let drained = tokio::time::timeout(drain.grace, async {
         while tasks.join_next().await.is_some() {}

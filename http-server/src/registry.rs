@@ -15,6 +15,8 @@ pub struct ConnectionState {
     pub running: AtomicUsize,
     /// Fired when the connection is evicted to make room for a new one.
     pub evicted: Notify,
+    /// Fired (to current waiters only) whenever a request starts.
+    pub started: Notify,
 }
 
 impl ConnectionState {

@@ -7,7 +7,9 @@
 //!    404s, 405s and panics, so every response is counted exactly once.
 //! 2. `DefaultBodyLimit`: bodies over the limit make the JSON extractor
 //!    answer 413.
-//! 3. `CatchPanicLayer`: a handler panic becomes a JSON 500, counted under
+//! 3. `TimeoutLayer`: a request that takes longer than `--request-timeout`
+//!    (a body trickling in, a stuck handler) is answered 408.
+//! 4. `CatchPanicLayer`: a handler panic becomes a JSON 500, counted under
 //!    its route, not a dropped connection.
 
 use std::any::Any;
@@ -15,9 +17,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{ServeConfig, TelemetryMode, TracesExporter};
 use crate::error::{self, ApiError};
@@ -30,7 +34,7 @@ use crate::telemetry;
 /// The ready-to-serve router and the state behind it.
 #[derive(Debug, Clone)]
 pub struct App {
-    /// Serve this with `axum::serve`.
+    /// Serve this with [`crate::serve`].
     pub router: Router,
     /// Shared state (item store, metrics, readiness).
     pub state: AppState,
@@ -69,6 +73,10 @@ fn assemble(routes: Router<AppState>, config: &ServeConfig) -> Result<App, Metri
             ServiceBuilder::new()
                 .option_layer(telemetry)
                 .layer(DefaultBodyLimit::max(config.max_body_bytes))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    config.request_timeout,
+                ))
                 .layer(CatchPanicLayer::custom(panic_response)),
         );
     Ok(App {

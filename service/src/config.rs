@@ -133,6 +133,27 @@ pub struct ServeConfig {
     #[arg(long, env = "SERVICE_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Time for a request's headers to arrive, and longest idle time of a
+    /// keep-alive connection, e.g. `10s`.
+    #[arg(long, env = "SERVICE_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Longest time for a whole request (reading the body and answering);
+    /// slower ones get 408. Above the drills' 10 s maximum.
+    #[arg(long, env = "SERVICE_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Most client connections open at once (never more than `ulimit -n`
+    /// allows); at the limit a new connection replaces the oldest idle one.
+    #[arg(long, env = "SERVICE_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// After SIGTERM/SIGINT, how long to keep serving (readiness already
+    /// failing) with `Connection: close` on every response, so keep-alive
+    /// clients leave before the listener closes, e.g. `500ms`.
+    #[arg(long, env = "SERVICE_SHUTDOWN_LAME_DUCK", default_value = "500ms", value_parser = parse_duration)]
+    pub shutdown_lame_duck: Duration,
+
     /// `service.name` resource attribute; overrides `service.name` in
     /// `OTEL_RESOURCE_ATTRIBUTES`. Defaults to `service`.
     #[arg(long, env = "OTEL_SERVICE_NAME")]
@@ -177,6 +198,10 @@ impl Default for ServeConfig {
             shutdown_grace: Duration::from_secs(10),
             flush_timeout: Duration::from_secs(3),
             max_body_bytes: 16 * 1024,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            shutdown_lame_duck: Duration::from_millis(500),
             service_name: None,
             resource_attributes: None,
             traces_exporter: TracesExporter::Otlp,

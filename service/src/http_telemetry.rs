@@ -97,17 +97,24 @@ impl<S: std::fmt::Debug> std::fmt::Debug for HttpTelemetry<S> {
     }
 }
 
-/// Decrements the in-flight gauge when dropped, so a request whose client
-/// disconnected mid-way (its future is dropped, no response is ever counted)
-/// does not leave the gauge too high.
+/// Decrements the in-flight gauge when dropped. A request whose client
+/// disconnected mid-way has its future dropped before any response: the
+/// guard then counts it too (`error.type="client_closed"`, no status), so
+/// such requests, burns of `/api/cpu` included, show on `/metrics`.
 struct ActiveGuard {
     metrics: &'static HttpMetrics,
     method: usize,
+    route: Option<Cow<'static, str>>,
+    answered: bool,
 }
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.metrics.active(self.method, -1);
+        if !self.answered {
+            self.metrics
+                .record_abandoned(self.method, self.route.as_ref());
+        }
     }
 }
 
@@ -136,6 +143,8 @@ where
             ActiveGuard {
                 metrics,
                 method: method_index,
+                route: route.clone(),
+                answered: false,
             }
         });
         let otel = self
@@ -284,8 +293,9 @@ where
         let elapsed = this.start.elapsed();
         let status = response.status().as_u16();
         let route = this.route.as_ref();
-        if let Some(guard) = this.active.as_ref() {
+        if let Some(guard) = this.active.as_mut() {
             guard.metrics.record(guard.method, route, status, elapsed);
+            guard.answered = true;
         }
         let otel: Option<OtelContext> = this.otel.take();
         if let Some(context) = otel.as_ref() {

@@ -55,7 +55,6 @@ pub mod metrics;
 pub mod propagation;
 pub mod routes;
 pub mod server;
-pub mod shutdown;
 pub mod state;
 pub mod telemetry;
 

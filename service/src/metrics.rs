@@ -325,6 +325,34 @@ impl HttpMetrics {
         self.duration.record(seconds, &attributes);
     }
 
+    /// Counts a request the router never saw: hyper rejected its head (with
+    /// `error.type` naming why, and the status hyper answered), or the
+    /// client left in the middle of it (no status). Its method is unknown,
+    /// hence `_OTHER`; the label values come from a closed set.
+    pub fn record_rejection(&self, rejection: http_server::Rejection) {
+        let mut attributes = vec![KeyValue::new("http.request.method", "_OTHER")];
+        if let Some(status) = rejection.status() {
+            attributes.push(KeyValue::new(
+                "http.response.status_code",
+                i64::from(status),
+            ));
+        }
+        attributes.push(KeyValue::new("error.type", rejection.as_str()));
+        self.requests.add(1, &attributes);
+    }
+
+    /// Counts a request whose client left before the answer: no status, and
+    /// no duration sample (the request did not finish).
+    pub fn record_abandoned(&self, method: usize, route: Option<&Cow<'static, str>>) {
+        let method = METHOD_LABELS.get(method).copied().unwrap_or("_OTHER");
+        let mut attributes = vec![KeyValue::new("http.request.method", method)];
+        if let Some(route) = route {
+            attributes.push(KeyValue::new("http.route", route.clone()));
+        }
+        attributes.push(KeyValue::new("error.type", "client_closed"));
+        self.requests.add(1, &attributes);
+    }
+
     /// Marks a request with method label `METHOD_LABELS[method]` as started
     /// (`+1`) or finished (`-1`).
     pub fn active(&self, method: usize, delta: i64) {

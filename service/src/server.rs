@@ -1,19 +1,39 @@
-//! Running the service: bind, serve, drain on a signal, flush, return.
+//! Running the service: bind, serve with connection limits, drain on a
+//! signal, flush, return.
+//!
+//! Connections are served by the workspace's `http-server` crate: header
+//! and idle timeouts, a head size limit and a connection cap protect the
+//! service from slow and idle clients. Requests hyper rejects before the
+//! router sees them are counted in `http_server_requests_total` (with
+//! `error.type`).
+//!
+//! Stopping, on SIGTERM or SIGINT:
+//!
+//! 1. `/readyz` turns 503, so load balancers stop sending new requests;
+//! 2. for `--shutdown-lame-duck` the service keeps serving, telling every
+//!    client `Connection: close`, so keep-alive connections end after a
+//!    response rather than while a request is on its way;
+//! 3. the listener closes; requests in progress get `--shutdown-grace` to
+//!    finish; idle connections close;
+//! 4. queued spans are flushed for at most `--flush-timeout` (also when
+//!    the collector is down: the flush gives up, it never hangs);
+//! 5. the process exits 0.
 
-use std::future::{Future, IntoFuture as _};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
+use http_server::{Drain, Limits, Observer, Rejection, stop_signal};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 use crate::app::{App, app};
 use crate::config::ServeConfig;
 use crate::metrics::MetricsError;
-use crate::shutdown;
+use crate::state::AppState;
 use crate::telemetry::{self, TelemetryError};
+
+/// Largest request head (request line and headers) the service reads.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// Why the service could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -34,13 +54,13 @@ pub enum ServeError {
         /// The OS error.
         source: io::Error,
     },
-    /// Accepting connections failed.
+    /// The listener's address could not be read.
     #[error("server error: {0}")]
     Io(#[from] io::Error),
 }
 
 /// Runs the service until SIGTERM/SIGINT, then shuts down gracefully (see
-/// [`crate::shutdown`]). Logs `listening on ADDR` with the bound address,
+/// the module docs). Logs `listening on ADDR` with the bound address,
 /// which tells callers the port when `--listen` used port 0.
 pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
     let telemetry = telemetry::init(&config)?;
@@ -54,46 +74,60 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     tracing::info!(telemetry = ?config.telemetry, "listening on {addr}");
     let metrics = app.state.clone();
-    serve(listener, app, shutdown::signal(), config.shutdown_grace).await?;
+    serve(listener, app, stop_signal(), &config).await;
     telemetry.shutdown(config.flush_timeout).await;
     metrics.metrics().shutdown();
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Serves `app` on `listener` until `signal` completes, then lets in-flight
-/// requests finish for at most `grace`. Tests call this directly with their
-/// own signal.
+/// Serves `app` on `listener` with `config`'s limits until `signal`
+/// completes, then drains. Tests call this directly with their own signal.
 pub async fn serve(
     listener: TcpListener,
     app: App,
-    signal: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
-) -> io::Result<()> {
-    let draining = Arc::new(Notify::new());
-    let on_signal = draining.clone();
+    signal: impl Future<Output = ()>,
+    config: &ServeConfig,
+) {
     let state = app.state.clone();
-    let server = axum::serve(listener, app.router)
-        .with_graceful_shutdown(async move {
-            signal.await;
-            state.set_not_ready();
-            tracing::info!(
-                ?grace,
-                "shutting down: no new connections, draining in-flight requests"
-            );
-            // notify_one keeps a permit if nobody waits yet: no lost wake-up.
-            on_signal.notify_one();
-        })
-        .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => result,
-        () = async {
-            draining.notified().await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!(?grace, "grace period over; dropping the requests still running");
-            Ok(())
+    let drain = Drain {
+        lame_duck: config.shutdown_lame_duck,
+        grace: config.shutdown_grace,
+    };
+    let stop = async move {
+        signal.await;
+        state.set_not_ready();
+        tracing::info!(
+            lame_duck = ?drain.lame_duck,
+            grace = ?drain.grace,
+            "shutting down: readiness fails, then the listener closes and requests in progress finish"
+        );
+    };
+    let limits = Limits {
+        header_timeout: config.header_timeout,
+        max_head_bytes: MAX_HEAD_BYTES,
+        max_connections: config.max_connections,
+    };
+    let observer = Arc::new(CountRejections(app.state.clone()));
+    let stopped = http_server::serve(listener, app.router, limits, drain, stop, observer).await;
+    if stopped.unfinished > 0 {
+        tracing::warn!(
+            grace = ?drain.grace,
+            dropped = stopped.unfinished,
+            "grace period over; dropping the requests still running"
+        );
+    }
+}
+
+/// Counts the requests the router never saw.
+struct CountRejections(AppState);
+
+impl Observer for CountRejections {
+    fn rejected(&self, rejection: Rejection) {
+        // A head that never completed may just be an idle keep-alive
+        // connection timing out: not a request.
+        if rejection != Rejection::HeadTimeout {
+            self.0.metrics().http.record_rejection(rejection);
         }
     }
 }

@@ -397,8 +397,8 @@ async fn exposition_passes_promtool_check_metrics() {
     let promtool = "promtool";
     if Command::new(promtool).arg("--version").output().is_err() {
         panic!(
-            "promtool not found on PATH: install it with `apt-get install prometheus` \
-             (Debian/Ubuntu), or run ./scripts/test which installs it"
+            "promtool not found on PATH: run ./scripts/test, which builds the pinned \
+             promtool with `stack build` and puts it first on PATH"
         );
     }
     let server = TestServer::with_metrics().await;

@@ -37,7 +37,11 @@ impl TestServer {
             let signal = async move {
                 let _ = stopped.await;
             };
-            let _ = service::serve(listener, app, signal, Duration::from_secs(5)).await;
+            let config = ServeConfig {
+                shutdown_grace: Duration::from_secs(5),
+                ..config
+            };
+            service::serve(listener, app, signal, &config).await;
         });
         Self {
             addr,
@@ -294,7 +298,31 @@ impl ServiceProcess {
     /// Starts [`service_command`] and waits (up to 20 s) for its
     /// `listening on ADDR` line.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
-        let mut command = service_command(args, envs);
+        Self::start_command(service_command(args, envs))
+    }
+
+    /// Like [`ServiceProcess::start`], with at most `files` open files
+    /// (`ulimit -n`), soft and hard.
+    pub fn start_with_open_files(args: &[&str], files: u64) -> Self {
+        use std::os::unix::process::CommandExt as _;
+        let mut command = service_command(args, &[]);
+        // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: files,
+                    rlim_max: files,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Self::start_command(command)
+    }
+
+    fn start_command(mut command: Command) -> Self {
         command.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut child = command.spawn().expect("spawn the service binary");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -366,6 +394,34 @@ impl ServiceProcess {
     pub fn output(&self) -> Vec<String> {
         self.lines.lock().expect("lines lock").clone()
     }
+
+    /// A line of `/proc/PID/status` in KiB, e.g. `VmRSS` or `VmHWM` (peak).
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{field}:")))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
+    }
+}
+
+/// Raises this process's open-file limit to its hard limit and returns it:
+/// tests that open thousands of connections need the descriptors.
+pub fn raise_open_files() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+    }
+    limit.rlim_cur
 }
 
 impl Drop for ServiceProcess {
