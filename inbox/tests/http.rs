@@ -1,9 +1,10 @@
 //! The inbox over real HTTP: auth, body limit, bad bodies, and both senders'
-//! payloads showing up in JSON and HTML. The fixtures follow Alertmanager's
-//! webhook v4 format and Grafana's documented webhook payload (every body and
-//! alert field, `imageURL` included) as this repository's relay rule
-//! (grafana/provisioning/alerting/rules.yaml) produces it: `alertname` is the
-//! rule title, the Prometheus alert is in `prometheus_alertname`.
+//! payloads showing up in JSON and HTML. The Alertmanager fixture follows its
+//! webhook v4 format. The Grafana fixtures were captured from Grafana's own
+//! webhook notifier for this repository's relay rule
+//! (grafana/provisioning/alerting/rules.yaml) firing and then resolving
+//! (fixtures/README.md); checks/grafana fails when they stop matching the rule.
+//! `alertname` is the rule title, the Prometheus alert is in `prometheus_alertname`.
 
 use std::time::Duration;
 
@@ -138,10 +139,10 @@ async fn accepts_alertmanager_and_grafana_payloads() {
     // Newest first.
     assert_eq!(list[0]["source"], "grafana");
     assert_eq!(list[0]["payload"]["status"], "resolved");
-    assert_eq!(list[0]["payload"]["title"], "[RESOLVED] ServiceDown ");
+    assert_eq!(list[0]["payload"]["title"], "[RESOLVED] HostHighCpuUsage ");
     assert_eq!(
         list[0]["payload"]["alerts"][0]["labels"]["prometheus_alertname"],
-        "ServiceDown"
+        "HostHighCpuUsage"
     );
     assert_eq!(list[1]["source"], "grafana");
     assert_eq!(list[1]["payload"]["status"], "firing");
@@ -157,7 +158,10 @@ async fn accepts_alertmanager_and_grafana_payloads() {
     // The page names the Prometheus alert, not the relay rule's title.
     let page = page(&base).await;
     assert!(page.contains("<b>HostHighCpuUsage</b> (firing)"), "{page}");
-    assert!(page.contains("<b>ServiceDown</b> (resolved)"), "{page}");
+    assert!(
+        page.contains("<b>HostHighCpuUsage</b> (resolved)"),
+        "{page}"
+    );
     assert!(!page.contains("PrometheusAlertFiring"), "{page}");
 }
 
