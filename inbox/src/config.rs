@@ -44,6 +44,23 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes; larger bodies get 413.
     #[arg(long, env = "INBOX_MAX_BODY", default_value_t = 256 * 1024)]
     pub max_body: usize,
+
+    /// Time for a request's headers to arrive, and longest idle time of a
+    /// keep-alive connection (e.g. `10s`).
+    #[arg(long, env = "INBOX_HEADER_TIMEOUT", default_value = "10s",
+          value_parser = humantime::parse_duration)]
+    pub header_timeout: std::time::Duration,
+
+    /// Longest time for a whole request, body included (e.g. `30s`);
+    /// slower ones get 408.
+    #[arg(long, env = "INBOX_REQUEST_TIMEOUT", default_value = "30s",
+          value_parser = humantime::parse_duration)]
+    pub request_timeout: std::time::Duration,
+
+    /// Most client connections open at once (never more than `ulimit -n`
+    /// allows); at the limit a new connection replaces the oldest idle one.
+    #[arg(long, env = "INBOX_MAX_CONNECTIONS", default_value_t = 256)]
+    pub max_connections: usize,
 }
 
 /// Most notifications `--history` may keep.

@@ -16,10 +16,14 @@ pub mod logline;
 pub mod payload;
 pub mod routes;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::http::StatusCode;
+use http_server::{Drain, Limits, stop_signal};
 use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{Cli, Command, ServeArgs};
 
@@ -50,35 +54,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.listen
         )
     })?;
-    let app = routes::router(token, args.history as usize, args.max_body);
+    let app = routes::router(token, args.history as usize, args.max_body).layer(
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, args.request_timeout),
+    );
     tracing::info!("listening on {}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    // Slow and idle senders are cut off like the service's (see `http-server`);
+    // the inbox is behind no load balancer, so it stops without a lame duck.
+    let limits = Limits {
+        header_timeout: args.header_timeout,
+        max_head_bytes: 16 * 1024,
+        max_connections: args.max_connections,
+    };
+    let drain = Drain {
+        lame_duck: Duration::ZERO,
+        grace: Duration::from_secs(5),
+    };
+    http_server::serve(listener, app, limits, drain, stop_signal(), Arc::new(())).await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM (`docker stop`, `kill`).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
 
 fn init_logging() {
