@@ -50,7 +50,7 @@ mod tests {
 
     fn store(body: &str) -> Arc<Record> {
         let payload = WebhookPayload::parse(body.as_bytes()).expect("payload");
-        let json = payload.to_stored_json(1 << 20).expect("fits");
+        let json = payload.to_stored_json(1 << 20, body.len()).expect("fits");
         History::new(1, 1 << 20)
             .push(payload.source(), Summary::of(&payload), json)
             .expect("stored")

@@ -149,9 +149,12 @@ impl WebhookPayload {
     /// The payload as compact JSON, every field present (the shape readers of
     /// `GET /api/notifications` see), refused when longer than `limit` bytes.
     /// Defaults filled in can make it longer than the body it came from.
-    pub fn to_stored_json(&self, limit: usize) -> Result<Box<str>, PayloadError> {
+    /// `expected` (the body's length serves) sizes the buffer up front, so
+    /// that it is neither regrown nor shrunk by much: either leaves a freed
+    /// block the allocator may keep.
+    pub fn to_stored_json(&self, limit: usize, expected: usize) -> Result<Box<str>, PayloadError> {
         let mut out = Capped {
-            buf: Vec::new(),
+            buf: Vec::with_capacity(expected.min(limit)),
             limit,
         };
         serde_json::to_writer(&mut out, self).map_err(|_| PayloadError::TooLarge { limit })?;
@@ -241,15 +244,15 @@ mod tests {
     #[test]
     fn stored_json_has_every_field_and_respects_the_limit() {
         let payload = WebhookPayload::parse(MINIMAL.as_bytes()).expect("parses");
-        let json = payload.to_stored_json(4096).expect("fits");
+        let json = payload.to_stored_json(4096, 0).expect("fits");
         let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
         assert_eq!(value["receiver"], "");
         assert_eq!(value["alerts"][0]["labels"], serde_json::json!({}));
         assert_eq!(value["alerts"][0]["fingerprint"], "");
         assert!(json.len() > MINIMAL.len(), "defaults make it longer");
-        assert!(payload.to_stored_json(json.len()).is_ok());
+        assert!(payload.to_stored_json(json.len(), 0).is_ok());
         let error = payload
-            .to_stored_json(json.len() - 1)
+            .to_stored_json(json.len() - 1, 0)
             .expect_err("one byte short");
         assert!(error.to_string().contains("INBOX_MAX_BODY"), "{error}");
     }

@@ -85,7 +85,7 @@ async fn receive(State(state): State<Arc<AppState>>, request: Request) -> Respon
         );
     };
     let stored = WebhookPayload::parse(&body).and_then(|payload| {
-        let json = payload.to_stored_json(state.limits.max_body)?;
+        let json = payload.to_stored_json(state.limits.max_body, body.len())?;
         Ok((payload.source(), Summary::of(&payload), json))
     });
     drop(body);
