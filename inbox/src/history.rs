@@ -209,3 +209,119 @@ impl History {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::WebhookPayload;
+
+    /// Pushes a notification whose stored payload JSON is `padding` bytes longer
+    /// than the smallest.
+    fn push(history: &History, padding: usize) -> Result<Arc<Record>, TooLarge> {
+        let body = format!(
+            r#"{{"version":"4","status":"firing","receiver":"{}","alerts":[{{"status":"firing"}}]}}"#,
+            "r".repeat(padding)
+        );
+        let payload = WebhookPayload::parse(body.as_bytes()).expect("payload");
+        let json = payload.to_stored_json(1 << 20, body.len()).expect("fits");
+        history.push(payload.source(), Summary::of(&payload), json)
+    }
+
+    fn ids(records: &[Arc<Record>]) -> Vec<u64> {
+        records.iter().map(|record| record.id).collect()
+    }
+
+    #[test]
+    fn record_is_the_listing_item_and_its_footprint_is_bounded() {
+        let history = History::new(10, 1 << 20);
+        let record = push(&history, 1000).expect("stored");
+        let mut out = Vec::new();
+        record.write_json(&mut out);
+        assert_eq!(out.len(), record.json_len());
+        let item: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        assert_eq!(item["id"], 1);
+        assert_eq!(item["source"], "alertmanager");
+        assert_eq!(
+            item["received_at"].as_str().map(str::len),
+            Some(RECEIVED_AT_BYTES)
+        );
+        assert!(
+            item["received_at_unix_ms"]
+                .as_u64()
+                .is_some_and(|ms| ms > 1_700_000_000_000)
+        );
+        assert_eq!(item["payload"]["alerts"][0]["status"], "firing");
+        assert!(record.head.len() <= HEAD_MAX_BYTES);
+        assert!(record.footprint() <= record.payload.len() + RECORD_OVERHEAD);
+        assert_eq!(history.usage(), (1, record.footprint()));
+    }
+
+    #[test]
+    fn evicts_oldest_by_bytes_and_by_count() {
+        let one = push(&History::new(1, 1 << 20), 10_000)
+            .expect("stored")
+            .footprint();
+        let by_bytes = History::new(100, 3 * one + one / 2);
+        for _ in 0..10 {
+            push(&by_bytes, 10_000).expect("stored");
+        }
+        // Ids 8 to 10 take up to one more digit than id 1 did.
+        let (count, bytes) = by_bytes.usage();
+        assert_eq!(count, 3);
+        assert!((3 * one..=3 * one + 3).contains(&bytes), "{bytes}");
+        assert_eq!(
+            ids(&by_bytes.page(None, 100, usize::MAX).records),
+            [10, 9, 8]
+        );
+
+        let by_count = History::new(4, 1 << 30);
+        for _ in 0..10 {
+            push(&by_count, 10).expect("stored");
+        }
+        assert_eq!(by_count.usage().0, 4);
+        assert_eq!(
+            ids(&by_count.page(None, 100, usize::MAX).records),
+            [10, 9, 8, 7]
+        );
+    }
+
+    #[test]
+    fn a_record_larger_than_the_budget_is_refused_and_keeps_the_rest() {
+        let history = History::new(10, 20_000);
+        push(&history, 10).expect("stored");
+        let error = push(&history, 30_000).expect_err("too large");
+        assert!(error.to_string().contains("INBOX_HISTORY_BYTES"), "{error}");
+        assert_eq!(history.usage().0, 1);
+        assert_eq!(push(&history, 10).expect("stored").id, 2, "no id spent");
+    }
+
+    #[test]
+    fn pages_respect_limit_before_and_bytes() {
+        let history = History::new(100, 1 << 30);
+        for _ in 0..10 {
+            push(&history, 1000).expect("stored");
+        }
+        let page = history.page(None, 3, usize::MAX);
+        assert_eq!(
+            (ids(&page.records), page.next_before),
+            (vec![10, 9, 8], Some(8))
+        );
+        let page = history.page(Some(8), 100, usize::MAX);
+        assert_eq!(
+            (ids(&page.records), page.next_before),
+            (vec![7, 6, 5, 4, 3, 2, 1], None)
+        );
+        let newest = history.page(None, 2, usize::MAX).records;
+        let two = newest[0].json_len() + 1 + newest[1].json_len();
+        let page = history.page(None, 100, two);
+        assert_eq!(
+            (ids(&page.records), page.next_before),
+            (vec![10, 9], Some(9))
+        );
+        let page = history.page(None, 100, two - 1);
+        assert_eq!((ids(&page.records), page.next_before), (vec![10], Some(10)));
+        // A record larger than a page is skipped, not a dead end.
+        let page = history.page(Some(5), 100, newest[1].json_len() - 2);
+        assert_eq!((ids(&page.records), page.next_before), (vec![], Some(4)));
+    }
+}

@@ -329,3 +329,259 @@ async fn worst_case_posts() {
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / MIB as f64
 }
+
+/// The inbox router in-process on a free loopback port (for size checks,
+/// where the process's memory is not the question).
+async fn serve(limits: Limits) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let app = inbox::routes::app(inbox::auth::Token::new(TOKEN).expect("token"), limits);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+/// A notification of about `size` bytes: one alert with a long summary.
+fn sized_body(size: usize) -> String {
+    format!(
+        r#"{{"version":"4","status":"firing","receiver":"inbox","alerts":[{{"status":"firing",
+            "labels":{{"alertname":"Big"}},"annotations":{{"summary":"{}"}}}}]}}"#,
+        "s".repeat(size)
+    )
+}
+
+#[tokio::test]
+async fn the_listing_comes_in_bounded_pages_of_the_same_items() {
+    let limits = Limits {
+        history: 1000,
+        history_bytes: 1 << 30,
+        max_body: 1 << 20,
+    };
+    let base = serve(limits).await;
+    let client = client();
+    for _ in 0..12 {
+        let (status, answer) = post(&client, &base, &sized_body(600_000)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    for _ in 0..3 {
+        post(&client, &base, &sized_body(10)).await;
+    }
+
+    let pages = all_pages(&client, &base, "").await;
+    let ids: Vec<u64> = pages
+        .iter()
+        .flat_map(|(_, items)| items.iter().map(|item| item["id"].as_u64().expect("id")))
+        .collect();
+    assert_eq!(
+        ids,
+        (1..=15).rev().collect::<Vec<u64>>(),
+        "every notification once, newest first"
+    );
+    for (size, items) in &pages {
+        assert!(*size <= LIST_MAX_BYTES, "a page of {size} bytes");
+        assert!(!items.is_empty());
+    }
+    assert_eq!(pages[0].1.len(), 6, "3 small and 3 large fit in 2 MiB");
+    // Each item keeps the shape readers rely on.
+    let item = &pages[1].1[0];
+    let mut keys: Vec<&str> = item
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "payload",
+            "received_at",
+            "received_at_unix_ms",
+            "source"
+        ]
+    );
+    assert_eq!(item["source"], "alertmanager");
+    assert_eq!(item["payload"]["alerts"][0]["labels"]["alertname"], "Big");
+    assert_eq!(item["payload"]["alerts"][0]["status"], "firing");
+    assert_eq!(item["payload"]["commonLabels"], serde_json::json!({}));
+
+    let five = all_pages(&client, &base, "?limit=5").await;
+    assert_eq!(
+        five.iter()
+            .map(|(_, items)| items.len())
+            .collect::<Vec<_>>(),
+        [5, 3, 3, 3, 1]
+    );
+    let response = client
+        .get(format!("{base}/api/notifications?limit=2&before=14"))
+        .send()
+        .await
+        .expect("list");
+    let link = response
+        .headers()
+        .get("link")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(
+        link.as_deref(),
+        Some(r#"</api/notifications?before=12&limit=2>; rel="next""#)
+    );
+    let items: Vec<Value> = response.json().await.expect("JSON");
+    assert_eq!(
+        items.iter().map(|i| i["id"].clone()).collect::<Vec<_>>(),
+        [13, 12]
+    );
+    let last = all_pages(&client, &base, "?before=3").await;
+    assert_eq!(last.len(), 1, "no next page after id 1");
+    assert_eq!(last[0].1.len(), 2);
+
+    for (query, expected) in [
+        ("limit=0", "e.g. ?limit=50"),
+        ("limit=1001", "e.g. ?limit=50"),
+        ("limit=many", "e.g. ?limit=50"),
+        ("before=0", "e.g. ?before=120"),
+        ("before=-3", "e.g. ?before=120"),
+    ] {
+        let response = client
+            .get(format!("{base}/api/notifications?{query}"))
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body: Value = response.json().await.expect("JSON error");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(expected), "{query}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn the_html_page_is_bounded_under_hostile_content() {
+    let limits = Limits {
+        history: 1000,
+        history_bytes: 1 << 30,
+        max_body: 1 << 20,
+    };
+    let base = serve(limits).await;
+    let client = client();
+    // Quotes become 6 bytes each once escaped: the most a text can grow.
+    let quotes = "\\\"".repeat(1000);
+    let alert = format!(
+        r#"{{"status":"{quotes}","labels":{{"alertname":"{quotes}","instance":"{quotes}"}},"annotations":{{"summary":"{quotes}"}}}}"#
+    );
+    let body = format!(
+        r#"{{"version":"4","status":"{quotes}","receiver":"{quotes}","alerts":[{}]}}"#,
+        vec![alert; 25].join(",")
+    );
+    for _ in 0..60 {
+        let (status, answer) = post(&client, &base, &body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let page = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.len() <= inbox::html::MAX_PAGE_BYTES,
+        "{} bytes",
+        page.len()
+    );
+    assert!(
+        page.len() > inbox::html::MAX_PAGE_BYTES / 2,
+        "the bound is not loose"
+    );
+    assert!(page.contains("The newest 50 of 60 kept."));
+    assert_eq!(page.matches("<tr><td>").count(), inbox::html::ROWS);
+    assert!(page.contains("<small>and 15 more</small>"));
+    // The sender's quotes arrive escaped, never as markup.
+    assert!(page.contains("&quot;&quot;"));
+    assert!(!page.contains("\"\""));
+    eprintln!(
+        "HTML page: {} of at most {} bytes",
+        page.len(),
+        inbox::html::MAX_PAGE_BYTES
+    );
+}
+
+/// Runs the binary with `args` and `envs` to its exit (within 20 s):
+/// `(success, stdout, stderr)`.
+fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_inbox"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("INBOX_TOKEN", TOKEN)
+        .envs(envs.iter().copied())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the inbox binary");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("inbox {args:?} {envs:?} still running after 20 s: it should refuse to start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("output");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Flags, environment, and the message the inbox must refuse them with.
+type RefusedCase = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
+#[test]
+fn settings_that_cannot_hold_are_refused_at_startup() {
+    let cases: [RefusedCase; 5] = [
+        (
+            &["--max-body", "2MiB"],
+            &[],
+            "--max-body / INBOX_MAX_BODY is 2MiB, outside 1KiB..=1MiB",
+        ),
+        (
+            &[],
+            &[("INBOX_MAX_BODY", "512")],
+            "--max-body / INBOX_MAX_BODY is 512, outside",
+        ),
+        (
+            &[],
+            &[("INBOX_HISTORY_BYTES", "100KiB")],
+            "--history-bytes / INBOX_HISTORY_BYTES is 100KiB, less than one notification may take with --max-body 256KiB",
+        ),
+        (
+            &["--history-bytes", "2GiB"],
+            &[],
+            "INBOX_HISTORY_BYTES is 2GiB, above 1GiB",
+        ),
+        (
+            &["--history-bytes", "64MB"],
+            &[],
+            "\"64MB\" is not a byte size",
+        ),
+    ];
+    for (args, envs, expected) in cases {
+        let (success, stdout, stderr) = run_to_exit(args, envs);
+        assert!(!success, "{args:?} {envs:?} started");
+        assert!(!stdout.contains("listening on"), "{stdout}");
+        let line = stderr
+            .lines()
+            .find(|line| line.contains(expected))
+            .unwrap_or_else(|| panic!("{args:?} {envs:?}: no {expected:?} in {stderr}"));
+        assert!(line.contains("e.g. "), "no example in {line}");
+    }
+}
