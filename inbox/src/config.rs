@@ -50,12 +50,12 @@ pub struct ServeArgs {
     /// JSON and page summary actually stored (bytes, or with KiB/MiB/GiB,
     /// up to 1GiB); the oldest are dropped first. It bounds the inbox's
     /// memory: see "Inbox memory" in docs/configuration.md.
-    #[arg(long, env = "INBOX_HISTORY_BYTES", default_value = "64MiB")]
+    #[arg(long, env = "INBOX_HISTORY_BYTES", default_value_t = DEFAULT_HISTORY_BYTES)]
     pub history_bytes: ByteSize,
 
     /// Largest accepted request body, and largest stored payload once every
     /// field is filled in (1KiB to 1MiB); larger ones get 413.
-    #[arg(long, env = "INBOX_MAX_BODY", default_value = "256KiB")]
+    #[arg(long, env = "INBOX_MAX_BODY", default_value_t = DEFAULT_MAX_BODY)]
     pub max_body: ByteSize,
 }
 
@@ -63,9 +63,15 @@ pub struct ServeArgs {
 pub const MAX_HISTORY: i64 = 10_000;
 
 /// Accepted `--max-body`. The top keeps one notification within a listing
-/// page ([`LIST_MAX_BYTES`]) and the parse of one body (up to about 25 times
+/// page ([`LIST_MAX_BYTES`]) and the parse of one body (up to about 30 times
 /// its size while it lasts) modest.
 pub const MAX_BODY_RANGE: RangeInclusive<ByteSize> = ByteSize::kib(1)..=ByteSize::mib(1);
+
+/// Default `--history-bytes`.
+pub const DEFAULT_HISTORY_BYTES: ByteSize = ByteSize::mib(64);
+
+/// Default `--max-body`.
+pub const DEFAULT_MAX_BODY: ByteSize = ByteSize::kib(256);
 
 /// Most `--history-bytes`.
 pub const MAX_HISTORY_BYTES: ByteSize = ByteSize::gib(1);

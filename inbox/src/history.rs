@@ -1,8 +1,8 @@
 //! Bounded, in-memory notification history, accounted in bytes.
 //!
 //! The inbox is a demo and test aid, not a database: it keeps the latest
-//! notifications, evicting the oldest while more than `count` are kept or
-//! their [`Record::footprint`]s add up to more than `bytes`. A record is the
+//! notifications, evicting the oldest while more than a count are kept or
+//! their [`Record::footprint`]s add up to more than a byte budget. A record is the
 //! compact JSON the listing serves plus a bounded [`Summary`], so what is
 //! counted is what the process holds, not the size of the parsed payload.
 
@@ -15,12 +15,12 @@ use crate::payload::Source;
 use crate::summary::Summary;
 
 /// Bytes a record holds besides its payload JSON, at most.
-pub const RECORD_OVERHEAD: usize = size_of::<Record>()
-    + 2 * size_of::<usize>() // the Arc's counters
-    + size_of::<Arc<Record>>() // its slot in the ring
-    + HEAD_MAX_BYTES
-    + RECEIVED_AT_BYTES
-    + Summary::MAX_HEAP_BYTES;
+pub const RECORD_OVERHEAD: usize =
+    RECORD_FIXED_BYTES + HEAD_MAX_BYTES + RECEIVED_AT_BYTES + Summary::MAX_HEAP_BYTES;
+
+/// The record itself, the `Arc`'s two counters, its slot in the ring.
+const RECORD_FIXED_BYTES: usize =
+    size_of::<Record>() + 2 * size_of::<usize>() + size_of::<Arc<Record>>();
 
 /// `{"id":<u64>,"received_at":"<24>","received_at_unix_ms":<u128>,"source":"<12>","payload":`:
 /// 69 bytes of fixed text, at most 20 digits, 24, 39 digits, 12.
@@ -45,9 +45,7 @@ pub struct Record {
 impl Record {
     /// Bytes this record keeps alive in the history.
     pub fn footprint(&self) -> usize {
-        size_of::<Record>()
-            + 2 * size_of::<usize>()
-            + size_of::<Arc<Record>>()
+        RECORD_FIXED_BYTES
             + self.head.len()
             + self.payload.len()
             + self.received_at.len()

@@ -4,8 +4,9 @@
 //! their notifications to `/api/notifications` with a bearer token; the inbox
 //! keeps the latest ones in a history bounded in count and in bytes, logs one
 //! readable line per notification and shows them at `GET /` (HTML) and
-//! `GET /api/notifications` (JSON, newest first, a bounded page at a time). It runs as its own process, apart from the service it
-//! helps watch, so that "the service is down" can still be delivered.
+//! `GET /api/notifications` (JSON, newest first, a bounded page at a time).
+//! It runs as its own process, apart from the service it helps watch, so
+//! that "the service is down" can still be delivered.
 
 pub mod auth;
 pub mod config;

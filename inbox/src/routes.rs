@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::auth::{Token, require_bearer};
-use crate::config::Limits;
+use crate::config::{DEFAULT_HISTORY_BYTES, Limits};
 use crate::history::History;
 use crate::html;
 use crate::listing::{self, ListQuery};
@@ -34,7 +34,7 @@ pub struct AppState {
     pub history: History,
     pub limits: Limits,
     /// One body is parsed at a time: while it lasts, a parse takes up to
-    /// about 25 times the body's size (see `docs/configuration.md`).
+    /// about 30 times the body's size (see `docs/configuration.md`).
     parsing: Semaphore,
 }
 
@@ -45,7 +45,7 @@ pub fn router(token: Token, history: usize, max_body: usize) -> Router {
         token,
         Limits {
             history,
-            history_bytes: 64 << 20,
+            history_bytes: DEFAULT_HISTORY_BYTES.as_usize(),
             max_body,
         },
     )
