@@ -330,6 +330,13 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / MIB as f64
 }
 
+/// Limits that keep everything the size tests post, up to 1 MiB bodies.
+const ROOMY: Limits = Limits {
+    history: 1000,
+    history_bytes: 1 << 30,
+    max_body: 1 << 20,
+};
+
 /// The inbox router in-process on a free loopback port (for size checks,
 /// where the process's memory is not the question).
 async fn serve(limits: Limits) -> String {
@@ -353,12 +360,7 @@ fn sized_body(size: usize) -> String {
 
 #[tokio::test]
 async fn the_listing_comes_in_bounded_pages_of_the_same_items() {
-    let limits = Limits {
-        history: 1000,
-        history_bytes: 1 << 30,
-        max_body: 1 << 20,
-    };
-    let base = serve(limits).await;
+    let base = serve(ROOMY).await;
     let client = client();
     for _ in 0..12 {
         let (status, answer) = post(&client, &base, &sized_body(600_000)).await;
@@ -458,12 +460,7 @@ async fn the_listing_comes_in_bounded_pages_of_the_same_items() {
 
 #[tokio::test]
 async fn the_html_page_is_bounded_under_hostile_content() {
-    let limits = Limits {
-        history: 1000,
-        history_bytes: 1 << 30,
-        max_body: 1 << 20,
-    };
-    let base = serve(limits).await;
+    let base = serve(ROOMY).await;
     let client = client();
     // Quotes become 6 bytes each once escaped: the most a text can grow.
     let quotes = "\\\"".repeat(1000);
