@@ -4,8 +4,13 @@
 //! what container healthchecks call, because the runtime image has no curl.
 
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::history::RECORD_OVERHEAD;
+use crate::listing::LIST_MAX_BYTES;
+use crate::size::ByteSize;
 
 /// Default listen address; the port is the one every other component expects.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:5080";
@@ -35,15 +40,23 @@ pub struct ServeArgs {
     #[arg(long, env = "INBOX_TOKEN", required = true, hide_env_values = true)]
     pub token: Option<String>,
 
-    /// How many notifications to keep in memory (1 to 10000); older ones
-    /// are dropped. Together with --max-body it bounds the inbox's memory.
+    /// How many notifications to keep at most (1 to 10000); the oldest are
+    /// dropped first.
     #[arg(long, env = "INBOX_HISTORY", default_value_t = 200,
           value_parser = clap::value_parser!(u32).range(1..=MAX_HISTORY))]
     pub history: u32,
 
-    /// Largest accepted request body in bytes; larger bodies get 413.
-    #[arg(long, env = "INBOX_MAX_BODY", default_value_t = 256 * 1024)]
-    pub max_body: usize,
+    /// Most memory the kept notifications may take, counted as the compact
+    /// JSON and page summary actually stored (bytes, or with KiB/MiB/GiB,
+    /// up to 1GiB); the oldest are dropped first. It bounds the inbox's
+    /// memory: see "Inbox memory" in docs/configuration.md.
+    #[arg(long, env = "INBOX_HISTORY_BYTES", default_value_t = DEFAULT_HISTORY_BYTES)]
+    pub history_bytes: ByteSize,
+
+    /// Largest accepted request body, and largest stored payload once every
+    /// field is filled in (1KiB to 1MiB); larger ones get 413.
+    #[arg(long, env = "INBOX_MAX_BODY", default_value_t = DEFAULT_MAX_BODY)]
+    pub max_body: ByteSize,
 
     /// Time for a request's headers to arrive, and longest idle time of a
     /// keep-alive connection (e.g. `10s`).
@@ -66,66 +79,91 @@ pub struct ServeArgs {
 /// Most notifications `--history` may keep.
 pub const MAX_HISTORY: i64 = 10_000;
 
-/// Most bytes of notifications the history may hold in the worst case
-/// (every kept notification as large as the body limit).
-pub const MAX_HISTORY_BYTES: u64 = 1 << 30;
+/// Accepted `--max-body`. The top keeps one notification within a listing
+/// page ([`LIST_MAX_BYTES`]) and the parse of one body (up to about 30 times
+/// its size while it lasts) modest.
+pub const MAX_BODY_RANGE: RangeInclusive<ByteSize> = ByteSize::kib(1)..=ByteSize::mib(1);
 
-/// `--history` times `--max-body` could hold more than [`MAX_HISTORY_BYTES`].
+/// Default `--history-bytes`.
+pub const DEFAULT_HISTORY_BYTES: ByteSize = ByteSize::mib(64);
+
+/// Default `--max-body`.
+pub const DEFAULT_MAX_BODY: ByteSize = ByteSize::kib(256);
+
+/// Most `--history-bytes`.
+pub const MAX_HISTORY_BYTES: ByteSize = ByteSize::gib(1);
+
+const _: () = assert!(
+    (MAX_BODY_RANGE.end().0 as usize) + RECORD_OVERHEAD + 2 <= LIST_MAX_BYTES,
+    "a listing page must hold the largest notification"
+);
+
+/// Settings that cannot work together; each message names the setting, the
+/// accepted values and an example.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "--history {history} x --max-body {max_body} could keep up to {} MiB of notifications in memory \
-     (limit {} MiB): lower INBOX_HISTORY or INBOX_MAX_BODY",
-    worst_case(*.history, *.max_body) >> 20,
-    MAX_HISTORY_BYTES >> 20
-)]
-pub struct HistoryTooLarge {
-    pub history: u32,
+pub enum LimitsError {
+    #[error(
+        "--max-body / INBOX_MAX_BODY is {0}, outside {min}..={max}: give a size in that range, e.g. --max-body 256KiB",
+        min = MAX_BODY_RANGE.start(),
+        max = MAX_BODY_RANGE.end()
+    )]
+    MaxBody(ByteSize),
+    #[error(
+        "--history-bytes / INBOX_HISTORY_BYTES is {value}, less than one notification may take with \
+         --max-body {max_body} ({needed} bytes): give at least that, up to {MAX_HISTORY_BYTES}, e.g. --history-bytes 64MiB"
+    )]
+    HistoryBytesTooSmall {
+        value: ByteSize,
+        max_body: ByteSize,
+        needed: usize,
+    },
+    #[error(
+        "--history-bytes / INBOX_HISTORY_BYTES is {0}, above {MAX_HISTORY_BYTES}: give a size up to {MAX_HISTORY_BYTES}, e.g. --history-bytes 64MiB"
+    )]
+    HistoryBytesTooLarge(ByteSize),
+}
+
+/// The checked limits the server runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most notifications kept.
+    pub history: usize,
+    /// Most bytes kept, by [`crate::history::Record::footprint`].
+    pub history_bytes: usize,
+    /// Largest body, and largest stored payload JSON.
     pub max_body: usize,
 }
 
-fn worst_case(history: u32, max_body: usize) -> u64 {
-    u64::from(history).saturating_mul(u64::try_from(max_body).unwrap_or(u64::MAX))
+impl Limits {
+    /// Most bytes one stored notification can take with this body limit.
+    pub fn record_max(max_body: usize) -> usize {
+        max_body + RECORD_OVERHEAD
+    }
 }
 
 impl ServeArgs {
-    /// Refuses settings whose worst case would not fit the memory bound.
-    pub fn check_memory_bound(&self) -> Result<(), HistoryTooLarge> {
-        if worst_case(self.history, self.max_body) > MAX_HISTORY_BYTES {
-            return Err(HistoryTooLarge {
-                history: self.history,
+    /// Refuses settings whose bound cannot hold: a body limit out of range,
+    /// or a history that could not keep even one notification.
+    pub fn limits(&self) -> Result<Limits, LimitsError> {
+        if !MAX_BODY_RANGE.contains(&self.max_body) {
+            return Err(LimitsError::MaxBody(self.max_body));
+        }
+        let needed = Limits::record_max(self.max_body.as_usize());
+        if self.history_bytes > MAX_HISTORY_BYTES {
+            return Err(LimitsError::HistoryBytesTooLarge(self.history_bytes));
+        }
+        if self.history_bytes.as_usize() < needed {
+            return Err(LimitsError::HistoryBytesTooSmall {
+                value: self.history_bytes,
                 max_body: self.max_body,
+                needed,
             });
         }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn serve_args(extra: &[&str]) -> Result<ServeArgs, clap::Error> {
-        let mut argv = vec!["inbox", "--token", "t"];
-        argv.extend_from_slice(extra);
-        Cli::try_parse_from(argv).map(|cli| cli.serve)
-    }
-
-    #[test]
-    fn history_is_capped() {
-        assert!(serve_args(&["--history", "10000"]).is_ok());
-        let error = serve_args(&["--history", "10001"]).expect_err("above the cap");
-        assert!(error.to_string().contains("1..=10000"), "{error}");
-    }
-
-    #[test]
-    fn history_times_body_limit_is_bounded() {
-        let defaults = serve_args(&[]).expect("defaults");
-        assert!(defaults.check_memory_bound().is_ok());
-        let huge = serve_args(&["--history", "10000", "--max-body", "1048576"]).expect("parses");
-        let error = huge
-            .check_memory_bound()
-            .expect_err("10000 x 1 MiB is too much");
-        assert!(error.to_string().contains("INBOX_HISTORY"), "{error}");
+        Ok(Limits {
+            history: self.history as usize,
+            history_bytes: self.history_bytes.as_usize(),
+            max_body: self.max_body.as_usize(),
+        })
     }
 }
 
@@ -139,4 +177,83 @@ pub enum Command {
         #[arg(long, env = "INBOX_HEALTHCHECK_URL")]
         url: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(extra: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let mut argv = vec!["inbox", "--token", "t"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).map(|cli| cli.serve)
+    }
+
+    fn limits(extra: &[&str]) -> Result<Limits, LimitsError> {
+        serve_args(extra).expect("parses").limits()
+    }
+
+    #[test]
+    fn history_is_capped() {
+        assert!(serve_args(&["--history", "10000"]).is_ok());
+        let error = serve_args(&["--history", "10001"]).expect_err("above the cap");
+        assert!(error.to_string().contains("1..=10000"), "{error}");
+    }
+
+    #[test]
+    fn defaults_and_the_extremes_are_accepted() {
+        let defaults = limits(&[]).expect("defaults");
+        assert_eq!(
+            defaults,
+            Limits {
+                history: 200,
+                history_bytes: 64 << 20,
+                max_body: 256 << 10,
+            }
+        );
+        // Any count goes with any body limit: the byte budget bounds memory.
+        assert!(
+            limits(&[
+                "--history",
+                "10000",
+                "--max-body",
+                "1MiB",
+                "--history-bytes",
+                "1GiB"
+            ])
+            .is_ok()
+        );
+        let needed = Limits::record_max(1024).to_string();
+        assert!(limits(&["--max-body", "1KiB", "--history-bytes", &needed]).is_ok());
+    }
+
+    #[test]
+    fn impossible_settings_are_refused_with_the_setting_and_an_example() {
+        let cases: [(&[&str], &str); 4] = [
+            (
+                &["--max-body", "2MiB"],
+                "--max-body / INBOX_MAX_BODY is 2MiB, outside 1KiB..=1MiB",
+            ),
+            (
+                &["--max-body", "100"],
+                "--max-body / INBOX_MAX_BODY is 100, outside",
+            ),
+            (
+                &["--history-bytes", "256KiB"],
+                "--history-bytes / INBOX_HISTORY_BYTES is 256KiB, less than one notification",
+            ),
+            (
+                &["--history-bytes", "2GiB"],
+                "INBOX_HISTORY_BYTES is 2GiB, above 1GiB",
+            ),
+        ];
+        for (args, expected) in cases {
+            let error = limits(args).expect_err(expected).to_string();
+            assert!(error.contains(expected), "{error}");
+            assert!(error.contains(", e.g. --"), "{error}");
+            assert_eq!(error.lines().count(), 1, "{error}");
+        }
+        let error = serve_args(&["--history-bytes", "64MB"]).expect_err("unit");
+        assert!(error.to_string().contains("e.g. 64MiB"), "{error}");
+    }
 }

@@ -1,11 +1,27 @@
 //! The small HTML page at `GET /`: the latest notifications, newest first.
 //!
 //! Every value comes from a sender, so everything is escaped; the page has no
-//! script and refreshes itself every 10 seconds.
+//! script and refreshes itself every 10 seconds. It shows the newest [`ROWS`]
+//! notifications from their [`Summary`], so its size is bounded
+//! ([`MAX_PAGE_BYTES`]) however large the notifications are.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
-use crate::history::Received;
+use crate::history::Record;
+use crate::summary::{self, ALERTS_SHOWN, Summary};
+
+/// Notifications on the page.
+pub const ROWS: usize = 50;
+
+/// Most bytes of the page: the fixed text, and per row its markup and every
+/// summary text escaped (one character becomes at most 6 bytes, `&quot;`):
+/// the status twice, the receiver, four texts per alert shown.
+pub const MAX_PAGE_BYTES: usize = 1024 + ROWS * (ROW_MARKUP + (3 + 4 * ALERTS_SHOWN) * TEXT_HTML);
+
+const TEXT_HTML: usize = (summary::TEXT_CHARS + 1) * 6;
+/// The row's tags, id, time, source, counts: generous.
+const ROW_MARKUP: usize = 400 + ALERTS_SHOWN * 80;
 
 /// Escapes text for use inside HTML elements and quoted attributes.
 pub fn escape(text: &str) -> String {
@@ -23,8 +39,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Renders the whole page.
-pub fn page(items: &[Received]) -> String {
+/// Renders the whole page: `records` newest first, out of `kept` in the history.
+pub fn page(records: &[Arc<Record>], kept: usize) -> String {
     let mut html = String::from(concat!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         "<meta http-equiv=\"refresh\" content=\"10\">",
@@ -35,14 +51,15 @@ pub fn page(items: &[Received]) -> String {
         ".firing{color:#b00020;font-weight:bold}.resolved{color:#1b7f3b;font-weight:bold}",
         "</style></head><body><h1>Notification inbox</h1>\n"
     ));
-    if items.is_empty() {
+    if records.is_empty() {
         html.push_str("<p>No notifications yet.</p>\n");
     } else {
+        let _ = writeln!(html, "<p>The newest {} of {kept} kept.</p>", records.len());
         html.push_str(
             "<table><tr><th>#</th><th>received</th><th>status</th><th>alerts</th><th>from</th></tr>\n",
         );
-        for item in items {
-            row(&mut html, item);
+        for record in records {
+            row(&mut html, record);
         }
         html.push_str("</table>\n");
     }
@@ -52,34 +69,31 @@ pub fn page(items: &[Received]) -> String {
     html
 }
 
-fn row(html: &mut String, item: &Received) {
-    let payload = &item.payload;
-    let status = escape(&payload.status);
+fn row(html: &mut String, record: &Record) {
+    let summary: &Summary = &record.summary;
+    let status = escape(&summary.status);
     let mut alerts = String::new();
-    for alert in &payload.alerts {
-        let name = alert.name();
-        let summary = alert
-            .annotations
-            .get("summary")
-            .or_else(|| alert.annotations.get("description"))
-            .map_or("", String::as_str);
-        let instance = alert.labels.get("instance").map_or("", String::as_str);
+    for alert in &summary.alerts {
         let _ = write!(
             alerts,
             "<div><b>{}</b> ({}) {} <small>{}</small></div>",
-            escape(name),
+            escape(&alert.name),
             escape(&alert.status),
-            escape(summary),
-            escape(instance),
+            escape(&alert.summary),
+            escape(&alert.instance),
         );
+    }
+    let hidden = summary.alert_count - summary.alerts.len();
+    if hidden > 0 {
+        let _ = write!(alerts, "<div><small>and {hidden} more</small></div>");
     }
     let _ = writeln!(
         html,
         "<tr><td>{}</td><td>{}</td><td class=\"{status}\">{status}</td><td>{alerts}</td><td>{} / {}</td></tr>",
-        item.id,
-        escape(&item.received_at),
-        item.source,
-        escape(&payload.receiver),
+        record.id,
+        escape(&record.received_at),
+        record.source,
+        escape(&summary.receiver),
     );
 }
 

@@ -2,19 +2,23 @@
 //!
 //! Alertmanager (webhook receiver) and Grafana (webhook contact point) POST
 //! their notifications to `/api/notifications` with a bearer token; the inbox
-//! keeps the latest ones in a bounded ring buffer, logs one readable line per
-//! notification and shows them at `GET /` (HTML) and `GET /api/notifications`
-//! (JSON, newest first). It runs as its own process, apart from the service it
-//! helps watch, so that "the service is down" can still be delivered.
+//! keeps the latest ones in a history bounded in count and in bytes, logs one
+//! readable line per notification and shows them at `GET /` (HTML) and
+//! `GET /api/notifications` (JSON, newest first, a bounded page at a time).
+//! It runs as its own process, apart from the service it helps watch, so
+//! that "the service is down" can still be delivered.
 
 pub mod auth;
 pub mod config;
 pub mod healthcheck;
 pub mod history;
 pub mod html;
+pub mod listing;
 pub mod logline;
 pub mod payload;
 pub mod routes;
+pub mod size;
+pub mod summary;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,20 +51,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// SIGINT/SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let token = auth::Token::new(args.token.as_deref().unwrap_or_default())?;
-    args.check_memory_bound()?;
+    let limits = args.limits()?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| {
         format!(
             "cannot listen on {} (is another inbox running? choose another with --listen / INBOX_LISTEN)",
             args.listen
         )
     })?;
-    let app = routes::router(token, args.history as usize, args.max_body).layer(
-        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, args.request_timeout),
+    let app = routes::app(token, limits).layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        args.request_timeout,
+    ));
+    tracing::info!(
+        "keeping up to {} notifications and {} bytes of them; bodies up to {} bytes",
+        limits.history,
+        limits.history_bytes,
+        limits.max_body
     );
     tracing::info!("listening on {}", listener.local_addr()?);
     // Slow and idle senders are cut off like the service's (see `http-server`);
     // the inbox is behind no load balancer, so it stops without a lame duck.
-    let limits = Limits {
+    let connections = Limits {
         header_timeout: args.header_timeout,
         max_head_bytes: 16 * 1024,
         max_connections: args.max_connections,
@@ -69,7 +80,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         lame_duck: Duration::ZERO,
         grace: Duration::from_secs(5),
     };
-    http_server::serve(listener, app, limits, drain, stop_signal(), Arc::new(())).await;
+    http_server::serve(
+        listener,
+        app,
+        connections,
+        drain,
+        stop_signal(),
+        Arc::new(()),
+    )
+    .await;
     tracing::info!("stopped");
     Ok(())
 }

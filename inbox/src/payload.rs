@@ -5,10 +5,20 @@
 //! template data) plus extras such as `orgId`, `title`, `state`, `message` and
 //! per-alert `values`, and says `"version": "1"`. Unknown fields are ignored,
 //! so one type accepts both; the extras we care about are optional.
+//!
+//! The payload and each alert must be JSON objects. Serde's derived impls
+//! would also take an array of field values (`[""]` is a valid `Alert`): no
+//! sender writes that, and it lets a 256 KiB body hold 52,000 alerts that
+//! take 34 times the body's size once parsed.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
 
-use serde::{Deserialize, Serialize};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Labels or annotations: string keys to string values.
 pub type KeyValues = BTreeMap<String, String>;
@@ -39,6 +49,7 @@ pub struct WebhookPayload {
     /// How many alerts the sender left out because of `max_alerts`.
     #[serde(default)]
     pub truncated_alerts: u64,
+    #[serde(deserialize_with = "objects")]
     pub alerts: Vec<Alert>,
     /// Grafana only: organisation id; its presence marks a Grafana payload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,16 +124,136 @@ impl WebhookPayload {
             Source::Unknown
         }
     }
+}
 
-    /// Distinct alert names ([`Alert::name`]) in order of first appearance.
-    pub fn alertnames(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for alert in &self.alerts {
-            let name = alert.name();
-            if !names.contains(&name) {
-                names.push(name);
+/// Why a body is not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error("not a webhook payload: {0}")]
+    Invalid(#[from] serde_json::Error),
+    #[error(
+        "the notification takes more than {limit} bytes once stored with every field filled in \
+         (the limit is --max-body / INBOX_MAX_BODY): send fewer alerts per notification \
+         (Alertmanager: max_alerts) or raise the limit, e.g. INBOX_MAX_BODY=1MiB"
+    )]
+    TooLarge { limit: usize },
+}
+
+impl WebhookPayload {
+    /// Parses a webhook body; the payload and its alerts must be JSON objects.
+    pub fn parse(body: &[u8]) -> Result<Self, PayloadError> {
+        let Object(payload) = serde_json::from_slice(body)?;
+        Ok(payload)
+    }
+
+    /// The payload as compact JSON, every field present (the shape readers of
+    /// `GET /api/notifications` see), refused when longer than `limit` bytes.
+    /// Defaults filled in can make it longer than the body it came from.
+    /// `expected` (the body's length serves) sizes the buffer up front, so
+    /// that it is neither regrown nor shrunk by much: either leaves a freed
+    /// block the allocator may keep.
+    pub fn to_stored_json(&self, limit: usize, expected: usize) -> Result<Box<str>, PayloadError> {
+        let mut out = Capped {
+            buf: Vec::with_capacity(expected.min(limit)),
+            limit,
+        };
+        serde_json::to_writer(&mut out, self).map_err(|_| PayloadError::TooLarge { limit })?;
+        // serde_json writes UTF-8 only, so this never fails.
+        let text = String::from_utf8(out.buf).map_err(|_| PayloadError::TooLarge { limit })?;
+        Ok(text.into_boxed_str())
+    }
+}
+
+/// A writer that fails instead of growing past `limit` bytes.
+struct Capped {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl io::Write for Capped {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + data.len() > self.limit {
+            return Err(io::Error::other("over the stored-size limit"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `T` read from a JSON object only (not from an array of its fields).
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
             }
         }
-        names
+
+        deserializer
+            .deserialize_map(ObjectVisitor(PhantomData))
+            .map(Object)
+    }
+}
+
+/// A JSON array of objects.
+fn objects<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let items = Vec::<Object<T>>::deserialize(deserializer)?;
+    Ok(items.into_iter().map(|Object(item)| item).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{"status":"firing","alerts":[{"status":"firing"}]}"#;
+
+    #[test]
+    fn payload_and_alerts_must_be_objects() {
+        assert!(WebhookPayload::parse(MINIMAL.as_bytes()).is_ok());
+        // The array forms serde's derive would accept.
+        for body in [
+            r#"{"status":"firing","alerts":[[""]]}"#,
+            r#"["4","firing","r","k",{},{},{},"",0,[]]"#,
+        ] {
+            let error = WebhookPayload::parse(body.as_bytes()).expect_err(body);
+            assert!(
+                error.to_string().contains("expected a JSON object"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_json_has_every_field_and_respects_the_limit() {
+        let payload = WebhookPayload::parse(MINIMAL.as_bytes()).expect("parses");
+        let json = payload.to_stored_json(4096, 0).expect("fits");
+        let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(value["receiver"], "");
+        assert_eq!(value["alerts"][0]["labels"], serde_json::json!({}));
+        assert_eq!(value["alerts"][0]["fingerprint"], "");
+        assert!(json.len() > MINIMAL.len(), "defaults make it longer");
+        assert!(payload.to_stored_json(json.len(), 0).is_ok());
+        let error = payload
+            .to_stored_json(json.len() - 1, 0)
+            .expect_err("one byte short");
+        assert!(error.to_string().contains("INBOX_MAX_BODY"), "{error}");
     }
 }

@@ -3,38 +3,61 @@
 //! | route | what |
 //! |---|---|
 //! | `POST /api/notifications` | store a webhook payload (bearer token, body limit) |
-//! | `GET /api/notifications` | stored notifications as JSON, newest first |
-//! | `GET /` | the same as a small HTML page |
+//! | `GET /api/notifications` | stored notifications as JSON, newest first, a bounded page at a time ([`listing`]) |
+//! | `GET /` | the newest ones as a small HTML page ([`html`]) |
 //! | `GET /healthz` | 200 `ok` while the process serves |
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde_json::json;
+use tokio::sync::Semaphore;
 
 use crate::auth::{Token, require_bearer};
+use crate::config::{DEFAULT_HISTORY_BYTES, Limits};
 use crate::history::History;
 use crate::html;
+use crate::listing::{self, ListQuery};
 use crate::logline;
-use crate::payload::WebhookPayload;
+use crate::payload::{PayloadError, WebhookPayload};
+use crate::summary::Summary;
 
 /// What the handlers share.
 #[derive(Debug)]
 pub struct AppState {
     pub history: History,
+    pub limits: Limits,
+    /// One body is parsed at a time: while it lasts, a parse takes up to
+    /// about 30 times the body's size (see `docs/configuration.md`).
+    parsing: Semaphore,
 }
 
-/// Builds the router: `token` guards the write endpoint, `max_body` bounds
-/// request bodies (larger ones get 413), `history` bounds what is kept.
+/// [`app`] with the default `--history-bytes` (64 MiB) and `max_body` taken
+/// as given, unchecked: for tests and embedding.
 pub fn router(token: Token, history: usize, max_body: usize) -> Router {
+    app(
+        token,
+        Limits {
+            history,
+            history_bytes: DEFAULT_HISTORY_BYTES.as_usize(),
+            max_body,
+        },
+    )
+}
+
+/// Builds the router: `token` guards the write endpoint, `limits` bound
+/// request bodies (larger ones get 413) and what is kept.
+pub fn app(token: Token, limits: Limits) -> Router {
     let state = Arc::new(AppState {
-        history: History::new(history),
+        history: History::new(limits.history, limits.history_bytes),
+        limits,
+        parsing: Semaphore::new(1),
     });
     let write = Router::new()
         .route("/api/notifications", post(receive))
@@ -44,33 +67,58 @@ pub fn router(token: Token, history: usize, max_body: usize) -> Router {
         .route("/api/notifications", get(list))
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(write)
-        .layer(DefaultBodyLimit::max(max_body))
+        .layer(DefaultBodyLimit::max(limits.max_body))
         .with_state(state)
 }
 
 /// Parses the body ourselves rather than with `Json<T>`: axum would answer 415
 /// or 422 for some bad bodies, and the contract is one clear 400.
-async fn receive(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let payload: WebhookPayload = match serde_json::from_slice(&body) {
-        Ok(payload) => payload,
-        Err(error) => {
-            tracing::warn!(%error, "rejected notification body");
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({ "error": format!("not a webhook payload: {error}") })),
-            )
-                .into_response();
+async fn receive(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let Ok(_parsing) = state.parsing.acquire().await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the inbox is stopping".into(),
+        );
+    };
+    let stored = WebhookPayload::parse(&body).and_then(|payload| {
+        let json = payload.to_stored_json(state.limits.max_body, body.len())?;
+        Ok((payload.source(), Summary::of(&payload), json))
+    });
+    drop(body);
+    let (source, summary, json) = match stored {
+        Ok(stored) => stored,
+        Err(rejected) => {
+            tracing::warn!(error = %rejected, "rejected notification body");
+            let status = match rejected {
+                PayloadError::Invalid(_) => StatusCode::BAD_REQUEST,
+                PayloadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            };
+            return error(status, rejected.to_string());
         }
     };
-    let record = state.history.push(payload);
-    tracing::info!("{}", logline::line(&record));
-    (StatusCode::OK, Json(json!({ "id": record.id }))).into_response()
+    match state.history.push(source, summary, json) {
+        Ok(record) => {
+            tracing::info!("{}", logline::line(&record));
+            (StatusCode::OK, Json(json!({ "id": record.id }))).into_response()
+        }
+        Err(too_large) => error(StatusCode::PAYLOAD_TOO_LARGE, too_large.to_string()),
+    }
 }
 
-async fn list(State(state): State<Arc<AppState>>) -> Response {
-    Json(state.history.newest_first()).into_response()
+fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+async fn list(State(state): State<Arc<AppState>>, Query(query): Query<ListQuery>) -> Response {
+    listing::respond(&state.history, &query)
 }
 
 async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
-    Html(html::page(&state.history.newest_first()))
+    let page = state.history.page(None, html::ROWS, usize::MAX);
+    let (kept, _) = state.history.usage();
+    Html(html::page(&page.records, kept))
 }
