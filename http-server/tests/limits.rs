@@ -25,6 +25,8 @@ impl Observer for Seen {
 struct Server {
     addr: std::net::SocketAddr,
     seen: Arc<Seen>,
+    /// Fired when a `/slow` request has reached its handler.
+    slow_started: Arc<tokio::sync::Notify>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Stopped>,
 }
@@ -60,9 +62,21 @@ async fn start(max_connections: usize, drain: Drain) -> Server {
     Server {
         addr,
         seen,
+        slow_started,
         stop: Some(stop),
         task,
     }
+}
+
+/// A connection whose `GET /slow` is running in its handler.
+async fn slow_request_running(server: &Server) -> TcpStream {
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    stream
+        .write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("write");
+    server.slow_started.notified().await;
+    stream
 }
 
 const QUICK: Drain = Drain {
@@ -262,14 +276,9 @@ async fn during_the_drain_requests_finish_and_clients_are_told_to_close() {
         grace: Duration::from_secs(2),
     };
     let mut server = start(100, drain).await;
-    let mut running = TcpStream::connect(server.addr).await.expect("connect");
-    running
-        .write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .expect("write");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut running = slow_request_running(&server).await;
     let _ = server.stop.take().map(|stop| stop.send(()));
-    // In the lame-duck period new connections are still served, with close.
+    // In the lame-duck period new connections are still served.
     let answer = get_ok(server.addr).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let slow = read_until_closed(&mut running, Duration::from_secs(2)).await;
@@ -288,12 +297,7 @@ async fn requests_still_running_at_the_end_of_the_grace_are_counted() {
         grace: Duration::from_millis(100),
     };
     let mut server = start(100, drain).await;
-    let mut running = TcpStream::connect(server.addr).await.expect("connect");
-    running
-        .write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .expect("write");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut running = slow_request_running(&server).await;
     let _ = server.stop.take().map(|stop| stop.send(()));
     assert_eq!(server.task.await.expect("serve"), Stopped { unfinished: 1 });
 }
