@@ -32,9 +32,12 @@ struct Server {
 }
 
 async fn start(max_connections: usize, drain: Drain) -> Server {
+    let slow_started = Arc::new(tokio::sync::Notify::new());
+    let started = slow_started.clone();
     let router = Router::new().route("/", get(|| async { "ok" })).route(
         "/slow",
-        get(|| async {
+        get(move || async move {
+            started.notify_one();
             tokio::time::sleep(Duration::from_millis(400)).await;
             "slow"
         }),
