@@ -300,7 +300,7 @@ async fn requests_still_running_at_the_end_of_the_grace_are_counted() {
         grace: Duration::from_millis(100),
     };
     let mut server = start(100, drain).await;
-    let mut running = slow_request_running(&server).await;
+    let _running = slow_request_running(&server).await;
     let _ = server.stop.take().map(|stop| stop.send(()));
     assert_eq!(server.task.await.expect("serve"), Stopped { unfinished: 1 });
 }
