@@ -99,14 +99,16 @@ impl Role {
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
     #[error(
-        "port {port} ({flag}) on {ip} is already in use: stop what holds it \
-         (a system service from the Debian package? `sudo systemctl disable --now prometheus \
-         prometheus-node-exporter prometheus-alertmanager`) or pass {flag} <PORT> (0 = any free port)"
+        "port {port} ({flag}) on {ip} is already in use: stop what holds it (another \
+         `stack up`? `ss -ltnp 'sport = :{port}'` names the process){hint}, or pass {flag} <PORT> \
+         (0 = any free port)"
     )]
     InUse {
         ip: IpAddr,
         port: u16,
         flag: &'static str,
+        /// For the ports Debian's packages take: how to stop their services.
+        hint: &'static str,
     },
     #[error(
         "cannot listen on {ip}: it is not an address of this host ({source}); \
@@ -135,7 +137,12 @@ impl PortError {
     fn from_bind(ip: IpAddr, port: u16, role: Role, source: std::io::Error) -> Self {
         let flag = role.flag();
         match source.kind() {
-            ErrorKind::AddrInUse => PortError::InUse { ip, port, flag },
+            ErrorKind::AddrInUse => PortError::InUse {
+                ip,
+                port,
+                flag,
+                hint: debian_unit_hint(role),
+            },
             ErrorKind::AddrNotAvailable => PortError::NotLocal { ip, source },
             ErrorKind::PermissionDenied if (1..1024).contains(&port) => {
                 PortError::Privileged { ip, port, flag }
@@ -147,6 +154,22 @@ impl PortError {
                 source,
             },
         }
+    }
+}
+
+/// How to stop the system service a Debian package starts on a role's port.
+fn debian_unit_hint(role: Role) -> &'static str {
+    match role {
+        Role::Prometheus => {
+            "; Debian's package runs one: `sudo systemctl disable --now prometheus`"
+        }
+        Role::NodeExporter => {
+            "; Debian's package runs one: `sudo systemctl disable --now prometheus-node-exporter`"
+        }
+        Role::Alertmanager => {
+            "; Debian's package runs one: `sudo systemctl disable --now prometheus-alertmanager`"
+        }
+        _ => "",
     }
 }
 
@@ -295,6 +318,18 @@ mod tests {
                     ..
                 }
             ),
+            "{error}"
+        );
+        // No Debian unit holds the inbox's port: no systemctl advice.
+        assert!(!error.to_string().contains("systemctl"), "{error}");
+        let held = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = held.local_addr().expect("addr").port().to_string();
+        let error = Ports::choose(&args(&["--prometheus-port", &port]), &[Role::Prometheus])
+            .expect_err("port is taken");
+        assert!(
+            error
+                .to_string()
+                .contains("systemctl disable --now prometheus`"),
             "{error}"
         );
     }
