@@ -7,6 +7,7 @@
 //! line that names the setting and the accepted form.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -68,6 +69,15 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log shippers.
     Json,
+}
+
+/// A feature switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
 }
 
 /// Where finished spans go (`OTEL_TRACES_EXPORTER`).
@@ -163,6 +173,17 @@ pub struct ServeConfig {
     /// (counted and logged) rather than slowing requests down.
     #[arg(long, env = "OTEL_BSP_MAX_QUEUE_SIZE", default_value_t = 2048)]
     pub span_queue_size: usize,
+
+    /// `GET /api/cpu` (the CPU drill): `on`, or `off` to answer it with 404,
+    /// e.g. where the port is reachable by untrusted clients.
+    #[arg(long, env = "SERVICE_CPU_DRILL", value_enum, default_value_t = Switch::On)]
+    pub cpu_drill: Switch,
+
+    /// Most CPU drill burns running at once (1 to 4096); more answer 429.
+    /// Default: one per core the service may use, so the drill can load
+    /// every core and no more.
+    #[arg(long, env = "SERVICE_MAX_CPU_BURNS", value_parser = parse_burn_limit)]
+    pub max_cpu_burns: Option<NonZeroUsize>,
 }
 
 impl Default for ServeConfig {
@@ -184,6 +205,8 @@ impl Default for ServeConfig {
             traces_sampler: SamplerKind::ParentbasedAlwaysOn,
             traces_sampler_arg: None,
             span_queue_size: 2048,
+            cpu_drill: Switch::On,
+            max_cpu_burns: None,
         }
     }
 }
@@ -285,6 +308,23 @@ pub fn parse_ratio(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Highest `--max-cpu-burns`: far above any core count, low enough that a
+/// typo cannot ask for millions of blocking threads.
+pub const MAX_CPU_BURNS: usize = 4096;
+
+/// Accepts a number of concurrent CPU burns, 1 to [`MAX_CPU_BURNS`].
+pub fn parse_burn_limit(text: &str) -> Result<NonZeroUsize, String> {
+    text.trim()
+        .parse::<NonZeroUsize>()
+        .ok()
+        .filter(|limit| limit.get() <= MAX_CPU_BURNS)
+        .ok_or_else(|| {
+            format!(
+                "expected a whole number from 1 to {MAX_CPU_BURNS}, e.g. 2 (to turn the drill off use --cpu-drill off), got {text:?}"
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +363,23 @@ mod tests {
         assert!(https.contains("without TLS"), "{https}");
         assert_eq!(parse_ratio("0.25"), Ok(0.25));
         assert!(parse_ratio("1.5").is_err());
+    }
+
+    #[test]
+    fn burn_limits() {
+        assert_eq!(parse_burn_limit("4").map(NonZeroUsize::get), Ok(4));
+        for bad in ["0", "-1", "two", "4097"] {
+            let error = parse_burn_limit(bad).expect_err(bad);
+            assert!(error.contains("1 to 4096"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_cpu_drill_switch_and_limit_parse_from_the_command_line() {
+        let cli = Cli::try_parse_from(["service", "--cpu-drill", "off", "--max-cpu-burns", "3"])
+            .expect("valid flags");
+        assert_eq!(cli.serve.cpu_drill, Switch::Off);
+        assert_eq!(cli.serve.max_cpu_burns.map(NonZeroUsize::get), Some(3));
     }
 
     #[test]
