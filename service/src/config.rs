@@ -184,6 +184,17 @@ pub struct ServeConfig {
     /// every core and no more.
     #[arg(long, env = "SERVICE_MAX_CPU_BURNS", value_parser = parse_burn_limit)]
     pub max_cpu_burns: Option<NonZeroUsize>,
+
+    /// Most spans per OTLP export; an export starts as soon as this many
+    /// are queued (at most `OTEL_BSP_MAX_QUEUE_SIZE`).
+    #[arg(long, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value = "512", value_parser = parse_batch_size)]
+    pub span_batch_size: NonZeroUsize,
+
+    /// Longest wait before queued spans are exported, in milliseconds as
+    /// the OpenTelemetry variable defines it (`500`), or with a unit
+    /// (`500ms`, `1s`).
+    #[arg(long, env = "OTEL_BSP_SCHEDULE_DELAY", default_value = "1000", value_parser = parse_millis)]
+    pub span_schedule_delay: Duration,
 }
 
 impl Default for ServeConfig {
@@ -207,6 +218,8 @@ impl Default for ServeConfig {
             span_queue_size: 2048,
             cpu_drill: Switch::On,
             max_cpu_burns: None,
+            span_batch_size: NonZeroUsize::new(512).expect("not zero"),
+            span_schedule_delay: Duration::from_secs(1),
         }
     }
 }
@@ -232,6 +245,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("unknown unit {unit:?}: use ms, s or m (e.g. 10s)")),
     };
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("duration out of range: {text:?}"))
+}
+
+/// Parses a duration whose bare number means milliseconds (the unit of the
+/// `OTEL_BSP_*` delays), else like [`parse_duration`]; zero is refused.
+pub fn parse_millis(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let parsed = match trimmed.parse::<u64>() {
+        Ok(millis) => Ok(Duration::from_millis(millis)),
+        Err(_) => parse_duration(trimmed),
+    };
+    parsed
+        .ok()
+        .filter(|delay| !delay.is_zero())
+        .ok_or_else(|| {
+            format!("expected milliseconds like 500, or a duration like 500ms or 2s (not zero), got {text:?}")
+        })
+}
+
+/// Accepts a number of spans per export, at least 1.
+pub fn parse_batch_size(text: &str) -> Result<NonZeroUsize, String> {
+    text.trim()
+        .parse::<NonZeroUsize>()
+        .map_err(|_| format!("expected a whole number of spans from 1 up, e.g. 512, got {text:?}"))
 }
 
 /// Parses `key1=value1,key2=value2` as the OpenTelemetry spec defines it
@@ -363,6 +399,17 @@ mod tests {
         assert!(https.contains("without TLS"), "{https}");
         assert_eq!(parse_ratio("0.25"), Ok(0.25));
         assert!(parse_ratio("1.5").is_err());
+    }
+
+    #[test]
+    fn millisecond_delays() {
+        assert_eq!(parse_millis("500"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_millis("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_millis("2s"), Ok(Duration::from_secs(2)));
+        for bad in ["0", "soon", "-5", "5h"] {
+            let error = parse_millis(bad).expect_err(bad);
+            assert!(error.contains("milliseconds like 500"), "{error}");
+        }
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub mod propagation;
 pub mod routes;
 pub mod server;
 pub mod shutdown;
+pub mod span_queue;
 pub mod state;
 pub mod telemetry;
 

@@ -203,6 +203,7 @@ impl Metrics {
             .with_resource(resource)
             .build();
         let meter = provider.meter("service");
+        crate::span_queue::register(&meter);
         let in_flight = Arc::new(InFlight::default());
         let observed = in_flight.clone();
         // The instrument handle only marks the registration; the callback
