@@ -170,8 +170,10 @@ pub struct ServeConfig {
     pub traces_sampler_arg: Option<f64>,
 
     /// Capacity of the in-memory span queue; spans beyond it are dropped
-    /// (counted and logged) rather than slowing requests down.
-    #[arg(long, env = "OTEL_BSP_MAX_QUEUE_SIZE", default_value_t = 2048)]
+    /// rather than slowing requests down, counted on /metrics
+    /// (`otel_sdk_processor_span_processed_total{error_type="queue_full"}`)
+    /// and logged at a limited rate.
+    #[arg(long, env = "OTEL_BSP_MAX_QUEUE_SIZE", default_value_t = 4096)]
     pub span_queue_size: usize,
 
     /// `GET /api/cpu` (the CPU drill): `on`, or `off` to answer it with 404,
@@ -186,8 +188,9 @@ pub struct ServeConfig {
     pub max_cpu_burns: Option<NonZeroUsize>,
 
     /// Most spans per OTLP export; an export starts as soon as this many
-    /// are queued (at most `OTEL_BSP_MAX_QUEUE_SIZE`).
-    #[arg(long, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value = "512", value_parser = parse_batch_size)]
+    /// are queued (at most `OTEL_BSP_MAX_QUEUE_SIZE`). Fewer, larger exports
+    /// keep up with more spans per second (docs/performance.md).
+    #[arg(long, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value = "2048", value_parser = parse_batch_size)]
     pub span_batch_size: NonZeroUsize,
 
     /// Longest wait before queued spans are exported, in milliseconds as
@@ -215,10 +218,10 @@ impl Default for ServeConfig {
             otlp_endpoint: "http://localhost:4317".to_owned(),
             traces_sampler: SamplerKind::ParentbasedAlwaysOn,
             traces_sampler_arg: None,
-            span_queue_size: 2048,
+            span_queue_size: 4096,
             cpu_drill: Switch::On,
             max_cpu_burns: None,
-            span_batch_size: NonZeroUsize::new(512).expect("not zero"),
+            span_batch_size: NonZeroUsize::new(2048).expect("not zero"),
             span_schedule_delay: Duration::from_secs(1),
         }
     }

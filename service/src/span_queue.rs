@@ -134,7 +134,7 @@ impl SpanQueue {
             "{dropped} spans dropped {since}: the span export queue was full; requests are \
              unaffected (a larger OTEL_BSP_MAX_QUEUE_SIZE absorbs longer bursts; the total is \
              otel_sdk_processor_span_processed_total{{error_type=\"queue_full\"}} on /metrics; \
-             next report in {}s at most)",
+             at most one such line per {}s)",
             REPORT_EVERY.as_secs()
         );
     }

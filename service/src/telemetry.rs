@@ -4,7 +4,8 @@
 //!   `--log-filter`. Noisy internals of the OTLP export path (hyper, h2,
 //!   tonic, tower, the OTLP crate, the batch processor's per-batch export
 //!   error) are muted: [`crate::export::ReportingExporter`] reports export
-//!   trouble itself, at a limited rate.
+//!   trouble itself, at a limited rate, and [`crate::span_queue`] counts and
+//!   reports the spans a full export queue drops.
 //! * The OpenTelemetry layer turns this crate's `tracing` spans (store
 //!   access, CPU burn) into OpenTelemetry spans, children of the server span
 //!   that [`crate::http_telemetry`] starts with the OpenTelemetry API. All
