@@ -85,7 +85,7 @@ async fn the_default_limit_is_one_burn_per_core() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burn_keeps_its_slot_after_the_client_hangs_up() {
-    const BURN: Duration = Duration::from_millis(3000);
+    const BURN: Duration = Duration::from_millis(4000);
     let server = TestServer::start(config(1)).await;
     let client = HttpClient::new();
     let probe = server.url("/api/cpu?ms=0");
