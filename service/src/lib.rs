@@ -52,6 +52,7 @@ pub mod error;
 pub mod export;
 pub mod healthcheck;
 pub mod http_telemetry;
+pub mod log_limit;
 pub mod metrics;
 pub mod propagation;
 pub mod routes;

@@ -28,14 +28,16 @@
 //! spans dropped since the previous line.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use opentelemetry::metrics::Meter;
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+
+use crate::log_limit::LogLimit;
 
 /// Shortest interval between two "spans dropped" log lines.
 pub const REPORT_EVERY: Duration = Duration::from_secs(10);
@@ -59,7 +61,7 @@ pub struct SpanQueue {
     dropped: AtomicU64,
     /// Drops not yet in a log line.
     unreported: AtomicU64,
-    last_report: Mutex<Option<Instant>>,
+    reports: LogLimit,
 }
 
 impl SpanQueue {
@@ -71,7 +73,7 @@ impl SpanQueue {
             exported: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             unreported: AtomicU64::new(0),
-            last_report: Mutex::new(None),
+            reports: LogLimit::new(REPORT_EVERY),
         }
     }
 
@@ -112,18 +114,11 @@ impl SpanQueue {
         if self.unreported.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let mut last = self
-            .last_report
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        if !force && last.is_some_and(|at| now.duration_since(at) < REPORT_EVERY) {
+        let Some(pass) = self.reports.pass(force) else {
             return;
-        }
-        let since = last.map(|at| now.duration_since(at));
-        *last = Some(now);
+        };
         let dropped = self.unreported.swap(0, Ordering::AcqRel);
-        let since = since.map_or_else(
+        let since = pass.since_last.map_or_else(
             || "since start".to_owned(),
             |d| format!("in the last {}s", d.as_secs()),
         );
@@ -294,7 +289,7 @@ mod tests {
     use super::*;
     use opentelemetry::trace::{Tracer as _, TracerProvider as _};
     use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
-    use std::sync::Condvar;
+    use std::sync::{Condvar, Mutex};
 
     /// An exporter that holds every export until the gate opens.
     #[derive(Debug, Clone, Default)]
