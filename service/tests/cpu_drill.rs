@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt as _;
 
-use common::{HttpClient, Reply, ServiceProcess, TestServer};
+use common::{HttpClient, Reply, ServiceProcess, TestServer, active_requests};
 use service::config::Switch;
 use service::{ServeConfig, TelemetryMode};
 
@@ -105,18 +105,8 @@ async fn a_burn_keeps_its_slot_after_the_client_hangs_up() {
     drop(hung_up);
     // The handler is gone once the in-flight gauge shows only the scrape.
     let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let text = client.get(&server.url("/metrics")).await.text();
-        let active = common::parse_exposition(&text)
-            .into_iter()
-            .find(|s| {
-                s.name == "http_server_active_requests"
-                    && s.labels.get("http_request_method").map(String::as_str) == Some("GET")
-            })
-            .map_or(0.0, |s| s.value);
-        if active <= 1.0 {
-            break;
-        }
+    let metrics_url = server.url("/metrics");
+    while active_requests(&client, &metrics_url, "GET").await > 1.0 {
         assert!(
             Instant::now() < deadline,
             "the hung-up request stays in flight"

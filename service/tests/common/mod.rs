@@ -377,6 +377,18 @@ impl Drop for ServiceProcess {
     }
 }
 
+/// The `http_server_active_requests` gauge for `method` at `metrics_url`
+/// (the scrape that reads it counts as one); 0 before the first request.
+pub async fn active_requests(client: &HttpClient, metrics_url: &str, method: &str) -> f64 {
+    parse_exposition(&client.get(metrics_url).await.text())
+        .into_iter()
+        .find(|s| {
+            s.name == "http_server_active_requests"
+                && s.labels.get("http_request_method").map(String::as_str) == Some(method)
+        })
+        .map_or(0.0, |s| s.value)
+}
+
 /// Polls `check` every 20 ms until it returns `Some`, or panics after `limit`.
 pub async fn eventually<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
