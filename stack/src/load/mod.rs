@@ -49,8 +49,6 @@ pub struct Plan {
     pub routes: Vec<Route>,
     pub limit: Limit,
     pub pace: Pace,
-    /// Printed before the run: a setting `plan` had to adjust.
-    pub note: Option<String>,
 }
 
 /// Slowest and fastest `--rate` (req/s). Requests start every 1/R seconds:
@@ -110,7 +108,6 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
         routes,
         limit,
         pace,
-        note: None,
     })
 }
 
@@ -124,10 +121,9 @@ async fn execute(mut plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
         let probe = drill::probe(&client, &plan.base).await;
         let (concurrency, note) = drill::fit(wanted, &probe, &plan.base)?;
         plan.pace = Pace::Concurrency(concurrency);
-        plan.note = note;
-    }
-    if let Some(note) = &plan.note {
-        eprintln!("{note}");
+        if let Some(note) = note {
+            eprintln!("{note}");
+        }
     }
     if !args.json {
         eprintln!(
