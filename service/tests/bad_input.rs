@@ -67,10 +67,7 @@ async fn an_array_body_is_422_not_an_item_by_position() {
             .request("POST", &server.url("/api/items"), Some((JSON, body)))
             .await;
         reply.assert_json_error(422, "unprocessable_entity");
-        let message = reply.json()["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let message = reply.message();
         assert!(message.contains("expected a JSON object"), "{message}");
     }
     let items = client.get(&server.url("/api/items")).await.json();
@@ -150,10 +147,7 @@ async fn a_repeated_query_parameter_is_400_naming_the_single_value_expected() {
     for path in ["/api/work?ms=1&ms=2", "/api/cpu?ms=5&ms=5"] {
         let reply = client.get(&server.url(path)).await;
         reply.assert_json_error(400, "bad_request");
-        let message = reply.json()["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let message = reply.message();
         assert!(
             message.contains("given 2 times") && message.contains("single ms value"),
             "{path}: {message}"

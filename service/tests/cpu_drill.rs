@@ -58,10 +58,7 @@ async fn the_burn_limit_is_the_configured_number() {
         "too slow to tell"
     );
     refused.assert_json_error(429, "too_many_requests");
-    let message = refused.json()["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let message = refused.message();
     assert!(
         message.contains("2 CPU burns") && message.contains("--max-cpu-burns"),
         "{message}"
@@ -137,10 +134,7 @@ async fn the_drill_off_answers_404_saying_how_to_enable_it() {
     .await;
     let reply = HttpClient::new().get(&server.url("/api/cpu?ms=5")).await;
     reply.assert_json_error(404, "not_found");
-    let message = reply.json()["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let message = reply.message();
     assert!(
         message.contains("--cpu-drill on") && message.contains("SERVICE_CPU_DRILL=on"),
         "{message}"

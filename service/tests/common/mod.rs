@@ -85,6 +85,14 @@ impl Reply {
             .unwrap_or_else(|err| panic!("body is not JSON ({err}): {}", self.text()))
     }
 
+    /// The `message` of a JSON error body ("" when there is none).
+    pub fn message(&self) -> String {
+        self.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// Asserts a JSON error body with this status and `error` code.
     pub fn assert_json_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "body: {}", self.text());
