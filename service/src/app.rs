@@ -50,7 +50,7 @@ pub fn app(config: &ServeConfig) -> Result<App, MetricsError> {
 /// Wraps `routes` in the middleware stack (tests add routes of their own).
 fn assemble(routes: Router<AppState>, config: &ServeConfig) -> Result<App, MetricsError> {
     let metrics = Arc::new(Metrics::new(telemetry::resource(config))?);
-    let state = AppState::new(metrics.clone());
+    let state = AppState::new(metrics.clone(), routes::CpuDrill::new(config));
     let record_metrics = config.telemetry != TelemetryMode::Off;
     let traces =
         config.telemetry == TelemetryMode::Full && config.traces_exporter == TracesExporter::Otlp;

@@ -7,9 +7,17 @@
 //! line that names the setting and the accepted form.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod values;
+
+pub use values::{
+    MAX_CPU_BURNS, ResourceAttributes, parse_batch_size, parse_burn_limit, parse_duration,
+    parse_millis, parse_resource_attributes,
+};
 
 /// The `service` binary: serves HTTP by default, or runs a subcommand.
 #[derive(Debug, Parser)]
@@ -68,6 +76,15 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log shippers.
     Json,
+}
+
+/// A feature switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
 }
 
 /// Where finished spans go (`OTEL_TRACES_EXPORTER`).
@@ -181,9 +198,34 @@ pub struct ServeConfig {
     pub traces_sampler_arg: Option<f64>,
 
     /// Capacity of the in-memory span queue; spans beyond it are dropped
-    /// (counted and logged) rather than slowing requests down.
-    #[arg(long, env = "OTEL_BSP_MAX_QUEUE_SIZE", default_value_t = 2048)]
+    /// rather than slowing requests down, counted on /metrics
+    /// (`otel_sdk_processor_span_processed_total{error_type="queue_full"}`)
+    /// and logged at a limited rate.
+    #[arg(long, env = "OTEL_BSP_MAX_QUEUE_SIZE", default_value_t = 4096)]
     pub span_queue_size: usize,
+
+    /// `GET /api/cpu` (the CPU drill): `on`, or `off` to answer it with 404,
+    /// e.g. where the port is reachable by untrusted clients.
+    #[arg(long, env = "SERVICE_CPU_DRILL", value_enum, default_value_t = Switch::On)]
+    pub cpu_drill: Switch,
+
+    /// Most CPU drill burns running at once (1 to 4096); more answer 429.
+    /// Default: one per core the service may use, so the drill can load
+    /// every core and no more.
+    #[arg(long, env = "SERVICE_MAX_CPU_BURNS", value_parser = parse_burn_limit)]
+    pub max_cpu_burns: Option<NonZeroUsize>,
+
+    /// Most spans per OTLP export; an export starts as soon as this many
+    /// are queued (at most `OTEL_BSP_MAX_QUEUE_SIZE`). Fewer, larger exports
+    /// keep up with more spans per second (docs/performance.md).
+    #[arg(long, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value = "2048", value_parser = parse_batch_size)]
+    pub span_batch_size: NonZeroUsize,
+
+    /// Longest wait before queued spans are exported, in milliseconds as
+    /// the OpenTelemetry variable defines it (`500`), or with a unit
+    /// (`500ms`, `1s`).
+    #[arg(long, env = "OTEL_BSP_SCHEDULE_DELAY", default_value = "1000", value_parser = parse_millis)]
+    pub span_schedule_delay: Duration,
 }
 
 impl Default for ServeConfig {
@@ -208,80 +250,13 @@ impl Default for ServeConfig {
             otlp_endpoint: "http://localhost:4317".to_owned(),
             traces_sampler: SamplerKind::ParentbasedAlwaysOn,
             traces_sampler_arg: None,
-            span_queue_size: 2048,
+            span_queue_size: 4096,
+            cpu_drill: Switch::On,
+            max_cpu_burns: None,
+            span_batch_size: NonZeroUsize::new(2048).expect("not zero"),
+            span_schedule_delay: Duration::from_secs(1),
         }
     }
-}
-
-/// Parsed `OTEL_RESOURCE_ATTRIBUTES`: `(key, value)` pairs in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResourceAttributes(pub Vec<(String, String)>);
-
-/// Parses durations written as `250ms`, `10s`, `2m` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(index) => text.split_at(index),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("expected a duration like 500ms, 10s or 2m, got {text:?}"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("unknown unit {unit:?}: use ms, s or m (e.g. 10s)")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("duration out of range: {text:?}"))
-}
-
-/// Parses `key1=value1,key2=value2` as the OpenTelemetry spec defines it
-/// (values may be percent-encoded; a bare `%` is kept as is).
-pub fn parse_resource_attributes(text: &str) -> Result<ResourceAttributes, String> {
-    let mut pairs = Vec::new();
-    for item in text
-        .split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-    {
-        let Some((key, value)) = item.split_once('=') else {
-            return Err(format!(
-                "expected key=value pairs separated by commas, got {item:?}"
-            ));
-        };
-        let key = key.trim();
-        if key.is_empty() {
-            return Err(format!("empty key in {item:?}: expected key=value"));
-        }
-        pairs.push((key.to_owned(), percent_decode(value.trim())));
-    }
-    Ok(ResourceAttributes(pairs))
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let decoded = (bytes[index] == b'%')
-            .then(|| text.get(index + 1..index + 3))
-            .flatten()
-            // from_str_radix alone would accept a sign ("%+f").
-            .filter(|hex| hex.bytes().all(|byte| byte.is_ascii_hexdigit()))
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match decoded {
-            Some(byte) => {
-                out.push(byte);
-                index += 3;
-            }
-            None => {
-                out.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Accepts `http://host:port`. The OTLP crate would assume https for a bare
@@ -315,32 +290,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5h").is_err());
-    }
-
-    #[test]
-    fn resource_attributes() {
-        let parsed = parse_resource_attributes("deployment.environment=dev, team=a%2Cb")
-            .expect("valid attributes");
-        assert_eq!(
-            parsed.0,
-            vec![
-                ("deployment.environment".to_owned(), "dev".to_owned()),
-                ("team".to_owned(), "a,b".to_owned()),
-            ]
-        );
-        assert!(parse_resource_attributes("novalue").is_err());
-        let signed = parse_resource_attributes("a=%+f").expect("valid attributes");
-        assert_eq!(signed.0, vec![("a".to_owned(), "%+f".to_owned())]);
-    }
-
-    #[test]
     fn endpoints_and_ratios() {
         assert!(parse_endpoint("http://otel-collector:4317").is_ok());
         assert!(parse_endpoint("otel-collector:4317").is_err());
@@ -348,6 +297,14 @@ mod tests {
         assert!(https.contains("without TLS"), "{https}");
         assert_eq!(parse_ratio("0.25"), Ok(0.25));
         assert!(parse_ratio("1.5").is_err());
+    }
+
+    #[test]
+    fn the_cpu_drill_switch_and_limit_parse_from_the_command_line() {
+        let cli = Cli::try_parse_from(["service", "--cpu-drill", "off", "--max-cpu-burns", "3"])
+            .expect("valid flags");
+        assert_eq!(cli.serve.cpu_drill, Switch::Off);
+        assert_eq!(cli.serve.max_cpu_burns.map(NonZeroUsize::get), Some(3));
     }
 
     #[test]

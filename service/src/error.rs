@@ -25,7 +25,7 @@ pub enum ApiError {
     /// 405: the route exists but not for this method.
     #[error("{0}")]
     MethodNotAllowed(String),
-    /// 409: the request conflicts with the state (e.g. the store is full).
+    /// 409: the request conflicts with the state of a resource.
     #[error("{0}")]
     Conflict(String),
     /// 413: the body is larger than the configured limit.

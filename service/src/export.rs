@@ -8,13 +8,14 @@
 //! batch processor's own thread.
 
 use std::fmt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+use crate::log_limit::LogLimit;
 
 /// Shortest interval between two "export failing" log lines.
 pub const REPORT_EVERY: Duration = Duration::from_secs(30);
@@ -26,7 +27,7 @@ pub struct ReportingExporter<E> {
     failing: AtomicBool,
     failed_batches: AtomicU64,
     failed_spans: AtomicU64,
-    last_report: Mutex<Option<Instant>>,
+    reports: LogLimit,
 }
 
 impl<E> fmt::Debug for ReportingExporter<E> {
@@ -47,7 +48,7 @@ impl<E> ReportingExporter<E> {
             failing: AtomicBool::new(false),
             failed_batches: AtomicU64::new(0),
             failed_spans: AtomicU64::new(0),
-            last_report: Mutex::new(None),
+            reports: LogLimit::new(REPORT_EVERY),
         }
     }
 
@@ -68,15 +69,9 @@ impl<E> ReportingExporter<E> {
         self.failing.store(true, Ordering::Release);
         self.failed_batches.fetch_add(1, Ordering::AcqRel);
         self.failed_spans.fetch_add(spans as u64, Ordering::AcqRel);
-        let mut last = self
-            .last_report
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        if last.is_some_and(|at| now.duration_since(at) < REPORT_EVERY) {
+        if self.reports.pass(false).is_none() {
             return;
         }
-        *last = Some(now);
         let batches = self.failed_batches.swap(0, Ordering::AcqRel);
         let spans = self.failed_spans.swap(0, Ordering::AcqRel);
         tracing::warn!(

@@ -9,9 +9,9 @@
 //! | route | what it does |
 //! |---|---|
 //! | `GET /` | a greeting |
-//! | `GET /api/items`, `GET /api/items/{id}`, `POST /api/items` | in-memory JSON store |
+//! | `GET /api/items`, `GET /api/items/{id}`, `POST /api/items` | in-memory JSON store of the newest 10,000 items |
 //! | `GET /api/work?ms=N` | waits N ms (simulated I/O), N ≤ 10000 |
-//! | `GET /api/cpu?ms=N` | keeps one core busy for N ms on the blocking pool, N ≤ 10000 |
+//! | `GET /api/cpu?ms=N` | keeps one core busy for N ms on the blocking pool, N ≤ 10000; at most one burn per core at once (`--max-cpu-burns`), more get 429; 404 with `--cpu-drill off` |
 //! | `GET /healthz`, `GET /readyz` | liveness, readiness (503 while shutting down) |
 //! | `GET /metrics` | Prometheus text exposition |
 //!
@@ -43,7 +43,8 @@
 //! access and CPU burns. A valid incoming `traceparent` is joined; an invalid
 //! one is ignored. The response carries the server span's `traceparent`.
 //! Exports are batched off the request path; see [`telemetry`] and
-//! [`export`].
+//! [`export`]. Spans a full export queue drops are counted on `/metrics` and
+//! logged at a limited rate ([`span_queue`]).
 
 pub mod app;
 pub mod config;
@@ -51,10 +52,12 @@ pub mod error;
 pub mod export;
 pub mod healthcheck;
 pub mod http_telemetry;
+pub mod log_limit;
 pub mod metrics;
 pub mod propagation;
 pub mod routes;
 pub mod server;
+pub mod span_queue;
 pub mod state;
 pub mod telemetry;
 

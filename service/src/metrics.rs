@@ -14,7 +14,9 @@
 //! with the labels `http_request_method`, `http_route` and
 //! `http_response_status_code` (the active-requests gauge only has the
 //! method). Scope labels (`otel_scope_*`) are switched off: they would add
-//! three constant labels to every series for no query benefit.
+//! three constant labels to every series for no query benefit. The span
+//! export queue's `otel_sdk_processor_span_*` series are registered here too
+//! (see [`crate::span_queue`]).
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -203,6 +205,7 @@ impl Metrics {
             .with_resource(resource)
             .build();
         let meter = provider.meter("service");
+        crate::span_queue::register(&meter);
         let in_flight = Arc::new(InFlight::default());
         let observed = in_flight.clone();
         // The instrument handle only marks the registration; the callback

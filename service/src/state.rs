@@ -1,10 +1,10 @@
 //! Shared state handed to every handler.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::metrics::Metrics;
-use crate::routes::ItemStore;
+use crate::routes::{CpuDrill, ItemStore};
 
 /// Cheap to clone: one `Arc`.
 #[derive(Debug, Clone)]
@@ -17,18 +17,18 @@ struct Inner {
     items: ItemStore,
     metrics: Arc<Metrics>,
     ready: AtomicBool,
-    burns: AtomicUsize,
+    cpu_drill: CpuDrill,
 }
 
 impl AppState {
-    /// State with the sample items and the given metrics pipeline.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    /// State with the sample items, the given metrics pipeline and CPU drill.
+    pub fn new(metrics: Arc<Metrics>, cpu_drill: CpuDrill) -> Self {
         Self {
             inner: Arc::new(Inner {
                 items: ItemStore::new(),
                 metrics,
                 ready: AtomicBool::new(true),
-                burns: AtomicUsize::new(0),
+                cpu_drill,
             }),
         }
     }
@@ -53,7 +53,8 @@ impl AppState {
         self.inner.ready.store(false, Ordering::Relaxed);
     }
 
-    pub(crate) fn burns(&self) -> &AtomicUsize {
-        &self.inner.burns
+    /// The CPU drill's switch and burn limit.
+    pub fn cpu_drill(&self) -> &CpuDrill {
+        &self.inner.cpu_drill
     }
 }

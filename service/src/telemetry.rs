@@ -4,7 +4,8 @@
 //!   `--log-filter`. Noisy internals of the OTLP export path (hyper, h2,
 //!   tonic, tower, the OTLP crate, the batch processor's per-batch export
 //!   error) are muted: [`crate::export::ReportingExporter`] reports export
-//!   trouble itself, at a limited rate.
+//!   trouble itself, at a limited rate, and [`crate::span_queue`] counts and
+//!   reports the spans a full export queue drops.
 //! * The OpenTelemetry layer turns this crate's `tracing` spans (store
 //!   access, CPU burn) into OpenTelemetry spans, children of the server span
 //!   that [`crate::http_telemetry`] starts with the OpenTelemetry API. All
@@ -12,7 +13,7 @@
 //!   client can never produce spans about exporting spans.
 
 use std::io::IsTerminal as _;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -32,6 +33,7 @@ use tracing_subscriber::{Layer as _, fmt};
 
 use crate::config::{LogFormat, SamplerKind, ServeConfig, TelemetryMode, TracesExporter};
 use crate::export::ReportingExporter;
+use crate::span_queue::{self, QueuedExporter, QueuedProcessor, SpanQueue};
 
 /// Targets muted unless the log filter names them: they log per export
 /// attempt, which floods the log while the collector is down.
@@ -151,18 +153,26 @@ fn tracer_provider(config: &ServeConfig) -> Option<SdkTracerProvider> {
             return None;
         }
     };
-    let exporter = ReportingExporter::new(exporter, config.otlp_endpoint.clone());
-    let processor = BatchSpanProcessor::builder(exporter)
+    let capacity = config.span_queue_size.max(1);
+    let queue = Arc::new(SpanQueue::new(capacity));
+    let exporter = QueuedExporter::new(
+        ReportingExporter::new(exporter, config.otlp_endpoint.clone()),
+        Arc::clone(&queue),
+    );
+    let batches = BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()
-                .with_max_queue_size(config.span_queue_size.max(1))
-                .with_scheduled_delay(Duration::from_secs(1))
+                .with_max_queue_size(capacity)
+                .with_max_export_batch_size(config.span_batch_size.get())
+                .with_scheduled_delay(config.span_schedule_delay)
                 .build(),
         )
         .build();
+    span_queue::install(Arc::clone(&queue));
+    span_queue::spawn_reporter(Arc::clone(&queue));
     Some(
         SdkTracerProvider::builder()
-            .with_span_processor(processor)
+            .with_span_processor(QueuedProcessor::new(batches, queue))
             .with_sampler(sampler(config))
             .with_resource(resource(config))
             .build(),
@@ -264,6 +274,10 @@ impl TelemetryGuard {
             }
             Ok(Err(err)) => tracing::warn!(error = %err, "span flush task failed"),
             Err(_) => tracing::warn!(?timeout, "span flush timed out; exiting anyway"),
+        }
+        // The drops since the last rate-limited line, so the log adds up.
+        if let Some(queue) = span_queue::installed() {
+            queue.report(true);
         }
     }
 }

@@ -59,6 +59,25 @@ async fn missing_and_unknown_fields_are_422() {
 }
 
 #[tokio::test]
+async fn an_array_body_is_422_not_an_item_by_position() {
+    let server = TestServer::with_metrics().await;
+    let client = HttpClient::new();
+    for body in [&br#"["seq", 5]"#[..], b"[]", br#""fig""#] {
+        let reply = client
+            .request("POST", &server.url("/api/items"), Some((JSON, body)))
+            .await;
+        reply.assert_json_error(422, "unprocessable_entity");
+        let message = reply.message();
+        assert!(message.contains("expected a JSON object"), "{message}");
+    }
+    let items = client.get(&server.url("/api/items")).await.json();
+    assert!(
+        !items.to_string().contains("seq"),
+        "an array body was stored: {items}"
+    );
+}
+
+#[tokio::test]
 async fn blank_or_long_names_are_422() {
     let server = TestServer::with_metrics().await;
     let client = HttpClient::new();
@@ -118,6 +137,21 @@ async fn non_numeric_query_parameter_is_400() {
             .get(&server.url(path))
             .await
             .assert_json_error(400, "bad_request");
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_query_parameter_is_400_naming_the_single_value_expected() {
+    let server = TestServer::with_metrics().await;
+    let client = HttpClient::new();
+    for path in ["/api/work?ms=1&ms=2", "/api/cpu?ms=5&ms=5"] {
+        let reply = client.get(&server.url(path)).await;
+        reply.assert_json_error(400, "bad_request");
+        let message = reply.message();
+        assert!(
+            message.contains("given 2 times") && message.contains("single ms value"),
+            "{path}: {message}"
+        );
     }
 }
 

@@ -202,7 +202,14 @@ fn method_label(method: &str) -> &str {
 async fn every_request_is_counted_exactly_once() {
     const WORKERS: usize = 64;
     const PER_WORKER: usize = 160; // 64 * 160 = 10,240 requests
-    let server = Arc::new(TestServer::with_metrics().await);
+    // Every worker may be in a CPU burn at once: the burn limit is not what
+    // this test is about (tests/cpu_drill.rs is).
+    let config = service::ServeConfig {
+        telemetry: service::TelemetryMode::Metrics,
+        max_cpu_burns: std::num::NonZeroUsize::new(WORKERS),
+        ..service::ServeConfig::default()
+    };
+    let server = Arc::new(TestServer::start(config).await);
     let client = HttpClient::new();
 
     let mut tasks = Vec::new();

@@ -435,8 +435,10 @@ type BadSetting = (
 
 #[test]
 fn bad_settings_fail_with_one_clear_line() {
-    let cases: [BadSetting; 5] = [
+    let cases: [BadSetting; 7] = [
         (&["--listen", "nowhere"], &[], "--listen"),
+        (&[], &[("SERVICE_MAX_CPU_BURNS", "0")], "--max-cpu-burns"),
+        (&["--cpu-drill", "maybe"], &[], "--cpu-drill"),
         (&["--telemetry", "loud"], &[], "--telemetry"),
         (
             &[],

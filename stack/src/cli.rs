@@ -186,8 +186,8 @@ pub struct LoadArgs {
     pub rate: Option<f64>,
 
     /// Closed-loop mode: keep this many requests in flight (default 8; with
-    /// `--cpu`, the number of cores, at most 32: the service's limit on
-    /// concurrent CPU burns).
+    /// `--cpu`, the number of online cores, at most the service's limit on
+    /// concurrent CPU burns, which it names in its answers).
     #[arg(long, env = "STACK_LOAD_CONCURRENCY")]
     pub concurrency: Option<usize>,
 
@@ -206,8 +206,10 @@ pub struct LoadArgs {
     #[arg(long = "route", env = "STACK_LOAD_ROUTES", value_delimiter = ',')]
     pub routes: Vec<String>,
 
-    /// CPU drill: `GET /api/cpu?ms=CPU_MS` on every core (concurrency = cores)
-    /// to hold the host above the HostHighCpuUsage threshold.
+    /// CPU drill: `GET /api/cpu?ms=CPU_MS` on every core (concurrency = online
+    /// cores, capped at the service's burn limit, one per core by default) to
+    /// hold the host above the HostHighCpuUsage threshold. Stops at once if
+    /// the service has the drill off.
     #[arg(long, conflicts_with_all = ["routes", "rate"])]
     pub cpu: bool,
 

@@ -1,11 +1,14 @@
 //! A small in-memory JSON API: `GET /api/items`, `GET /api/items/{id}`,
 //! `POST /api/items`.
 //!
-//! The store is capped ([`ItemStore::CAPACITY`]) so clients cannot grow the
-//! process's memory without bound. Store access runs in its own span, the
-//! "real work" a trace shows under the server span.
+//! The store keeps the newest [`ItemStore::CAPACITY`] items: a POST beyond
+//! that evicts the oldest item (first in, first out), so clients cannot grow
+//! the process's memory without bound and repeated load runs keep working.
+//! Ids are never reused; an evicted id answers 404. Store access runs in its
+//! own span, the "real work" a trace shows under the server span.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::RwLock;
 
 use axum::Json;
@@ -14,6 +17,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::IntoResponse;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -30,9 +35,9 @@ pub struct Item {
     pub quantity: u32,
 }
 
-/// Body of `POST /api/items`. Unknown fields are rejected so typos surface.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Body of `POST /api/items`: a JSON object; unknown fields are rejected so
+/// typos surface.
+#[derive(Debug, Clone)]
 pub struct NewItem {
     /// 1 to 100 characters, not blank.
     pub name: String,
@@ -40,10 +45,46 @@ pub struct NewItem {
     pub quantity: u32,
 }
 
+/// The fields of [`NewItem`]. serde's derived struct impl also accepts a
+/// JSON array (`["fig", 3]`, by position); [`NewItem`] only hands it maps.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewItemFields {
+    name: String,
+    quantity: u32,
+}
+
+impl<'de> Deserialize<'de> for NewItem {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly;
+        impl<'de> Visitor<'de> for ObjectOnly {
+            type Value = NewItem;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a JSON object like {"name": "fig", "quantity": 3}"#)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NewItem, A::Error> {
+                let fields = NewItemFields::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(NewItem {
+                    name: fields.name,
+                    quantity: fields.quantity,
+                })
+            }
+        }
+        deserializer.deserialize_map(ObjectOnly)
+    }
+}
+
 /// The in-memory item store.
 #[derive(Debug)]
 pub struct ItemStore {
-    items: RwLock<BTreeMap<u64, Item>>,
+    items: RwLock<Items>,
+}
+
+#[derive(Debug)]
+struct Items {
+    by_id: BTreeMap<u64, Item>,
+    /// The id the next insert gets: ids only grow, also across evictions.
+    next_id: u64,
 }
 
 impl Default for ItemStore {
@@ -53,7 +94,7 @@ impl Default for ItemStore {
 }
 
 impl ItemStore {
-    /// Most items the store keeps; creating more answers 409.
+    /// Most items the store keeps; an insert beyond evicts the oldest.
     pub const CAPACITY: usize = 10_000;
     /// Longest accepted name, in characters.
     pub const MAX_NAME_CHARS: usize = 100;
@@ -71,25 +112,30 @@ impl ItemStore {
                 };
                 (id, item)
             })
-            .collect();
+            .collect::<BTreeMap<_, _>>();
+        let next_id = items.len() as u64 + 1;
         Self {
-            items: RwLock::new(items),
+            items: RwLock::new(Items {
+                by_id: items,
+                next_id,
+            }),
         }
     }
 
     /// All items, by id.
     #[tracing::instrument(level = "debug", name = "items.list", skip_all)]
     pub fn list(&self) -> Vec<Item> {
-        self.read().values().cloned().collect()
+        self.read().by_id.values().cloned().collect()
     }
 
     /// The item with this id, if any.
     #[tracing::instrument(level = "debug", name = "items.get", skip(self))]
     pub fn get(&self, id: u64) -> Option<Item> {
-        self.read().get(&id).cloned()
+        self.read().by_id.get(&id).cloned()
     }
 
-    /// Validates and stores a new item.
+    /// Validates and stores a new item, evicting the oldest one when the
+    /// store holds [`Self::CAPACITY`] items.
     #[tracing::instrument(level = "debug", name = "items.insert", skip_all)]
     pub fn insert(&self, new: NewItem) -> Result<Item, ApiError> {
         let name = new.name.trim();
@@ -103,23 +149,21 @@ impl ItemStore {
             .items
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if items.len() >= Self::CAPACITY {
-            return Err(ApiError::Conflict(format!(
-                "the store is full ({} items)",
-                Self::CAPACITY
-            )));
+        while items.by_id.len() >= Self::CAPACITY {
+            items.by_id.pop_first();
         }
-        let id = items.last_key_value().map_or(1, |(id, _)| id + 1);
+        let id = items.next_id;
+        items.next_id += 1;
         let item = Item {
             id,
             name: name.to_owned(),
             quantity: new.quantity,
         };
-        items.insert(id, item.clone());
+        items.by_id.insert(id, item.clone());
         Ok(item)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<u64, Item>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Items> {
         // A panic while holding the lock cannot leave a half-written map
         // (inserts are single calls), so a poisoned lock is still usable.
         self.items
@@ -157,4 +201,57 @@ pub async fn create(
     let item = state.items().insert(new)?;
     let location = format!("/api/items/{}", item.id);
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(item)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_item(name: &str) -> NewItem {
+        NewItem {
+            name: name.to_owned(),
+            quantity: 1,
+        }
+    }
+
+    #[test]
+    fn a_full_store_evicts_the_oldest_items_first() {
+        let store = ItemStore::new();
+        let extra = 5;
+        let total = ItemStore::CAPACITY + extra;
+        // The three sample items count towards the capacity.
+        for n in 4..=total {
+            let item = store
+                .insert(new_item(&format!("item {n}")))
+                .expect("insert");
+            assert_eq!(item.id, n as u64);
+        }
+        let items = store.list();
+        assert_eq!(items.len(), ItemStore::CAPACITY);
+        assert_eq!(items.first().map(|item| item.id), Some(extra as u64 + 1));
+        assert_eq!(items.last().map(|item| item.id), Some(total as u64));
+        assert!(store.get(1).is_none(), "the oldest sample item is evicted");
+        assert!(store.get(extra as u64).is_none());
+        assert!(store.get(extra as u64 + 1).is_some());
+        let next = store.insert(new_item("one more")).expect("still accepts");
+        assert_eq!(next.id, total as u64 + 1, "ids are never reused");
+        assert_eq!(store.list().len(), ItemStore::CAPACITY);
+    }
+
+    #[test]
+    fn only_a_json_object_is_an_item() {
+        let item: NewItem =
+            serde_json::from_str(r#"{"name": "fig", "quantity": 3}"#).expect("an object");
+        assert_eq!((item.name.as_str(), item.quantity), ("fig", 3));
+        for body in [r#"["seq", 5]"#, r#"[]"#, r#""fig""#, "3"] {
+            let error = serde_json::from_str::<NewItem>(body)
+                .expect_err(body)
+                .to_string();
+            assert!(error.contains("expected a JSON object"), "{body}: {error}");
+        }
+        let unknown = serde_json::from_str::<NewItem>(r#"{"name": "fig", "quantity": 3, "x": 1}"#)
+            .expect_err("unknown field")
+            .to_string();
+        assert!(unknown.contains("unknown field `x`"), "{unknown}");
+    }
 }

@@ -17,6 +17,7 @@ use axum::Router;
 use axum::routing::get;
 
 pub use items::{Item, ItemStore, NewItem};
+pub use work::{CpuDrill, default_burn_limit};
 
 use crate::metrics::METHOD_LABELS;
 use crate::state::AppState;

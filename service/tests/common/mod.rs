@@ -89,6 +89,14 @@ impl Reply {
             .unwrap_or_else(|err| panic!("body is not JSON ({err}): {}", self.text()))
     }
 
+    /// The `message` of a JSON error body ("" when there is none).
+    pub fn message(&self) -> String {
+        self.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// Asserts a JSON error body with this status and `error` code.
     pub fn assert_json_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "body: {}", self.text());
@@ -431,6 +439,18 @@ impl Drop for ServiceProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The `http_server_active_requests` gauge for `method` at `metrics_url`
+/// (the scrape that reads it counts as one); 0 before the first request.
+pub async fn active_requests(client: &HttpClient, metrics_url: &str, method: &str) -> f64 {
+    parse_exposition(&client.get(metrics_url).await.text())
+        .into_iter()
+        .find(|s| {
+            s.name == "http_server_active_requests"
+                && s.labels.get("http_request_method").map(String::as_str) == Some(method)
+        })
+        .map_or(0.0, |s| s.value)
 }
 
 /// Polls `check` every 20 ms until it returns `Some`, or panics after `limit`.

@@ -10,6 +10,7 @@
 //! tickets) or `--duration D`, or on Ctrl-C. Requests cycle through the route
 //! list in order, so the split between routes is exact and reproducible.
 
+pub mod drill;
 mod drive;
 pub mod mix;
 mod progress;
@@ -48,8 +49,6 @@ pub struct Plan {
     pub routes: Vec<Route>,
     pub limit: Limit,
     pub pace: Pace,
-    /// Printed before the run: a setting `plan` had to adjust.
-    pub note: Option<String>,
 }
 
 /// Slowest and fastest `--rate` (req/s). Requests start every 1/R seconds:
@@ -57,11 +56,6 @@ pub struct Plan {
 /// `Duration` (not astronomically long).
 pub const MIN_RATE: f64 = 0.001;
 pub const MAX_RATE: f64 = 1_000_000.0;
-
-/// The service answers 429 to CPU burns beyond this many at once
-/// (`MAX_CONCURRENT_BURNS` in service/src/routes/work.rs); a drill with more
-/// workers would only collect 429s.
-pub const SERVICE_MAX_BURNS: usize = 32;
 
 pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let plan = plan(&args)?;
@@ -91,7 +85,6 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
         (None, None) if args.cpu => Limit::Duration(Duration::from_secs(240)),
         (None, None) => Limit::Duration(Duration::from_secs(10)),
     };
-    let mut note = None;
     let pace = match (args.rate, args.concurrency) {
         (Some(rate), _) if !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate)) => {
             bail!(
@@ -100,16 +93,9 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
         }
         (Some(rate), _) => Pace::Rate(rate),
         (None, Some(0)) => bail!("--concurrency must be at least 1"),
-        (None, requested) if args.cpu => {
-            let wanted = requested.unwrap_or(cores);
-            if wanted > SERVICE_MAX_BURNS {
-                note = Some(format!(
-                    "load: CPU drill capped at {SERVICE_MAX_BURNS} concurrent requests (not {wanted}): \
-                     the service refuses more concurrent burns with 429"
-                ));
-            }
-            Pace::Concurrency(wanted.min(SERVICE_MAX_BURNS))
-        }
+        // One burn per online core; `execute` caps it at the service's own
+        // limit, which only the service knows.
+        (None, requested) if args.cpu => Pace::Concurrency(requested.unwrap_or(cores)),
         (None, Some(c)) => Pace::Concurrency(c),
         (None, None) => Pace::Concurrency(8),
     };
@@ -122,18 +108,22 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
         routes,
         limit,
         pace,
-        note,
     })
 }
 
-async fn execute(plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
+async fn execute(mut plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
     let client = reqwest::Client::builder()
         .timeout(args.timeout)
         .pool_max_idle_per_host(MAX_IN_FLIGHT)
         .build()
         .context("building the HTTP client")?;
-    if let Some(note) = &plan.note {
-        eprintln!("{note}");
+    if let (true, Pace::Concurrency(wanted)) = (args.cpu, plan.pace) {
+        let probe = drill::probe(&client, &plan.base).await;
+        let (concurrency, note) = drill::fit(wanted, &probe, &plan.base)?;
+        plan.pace = Pace::Concurrency(concurrency);
+        if let Some(note) = note {
+            eprintln!("{note}");
+        }
     }
     if !args.json {
         eprintln!(
@@ -252,13 +242,12 @@ mod tests {
     }
 
     #[test]
-    fn cpu_drill_is_capped_at_the_service_burn_limit() {
+    fn cpu_drill_runs_one_burn_per_online_core_unless_told() {
+        // The service's own limit is applied at run time (`drill::fit`).
+        let plan = plan_of(&["--cpu"]).expect("plan");
+        assert!(matches!(plan.pace, Pace::Concurrency(c) if c == online_cpus()));
         let plan = plan_of(&["--cpu", "--concurrency", "64"]).expect("plan");
-        assert!(matches!(plan.pace, Pace::Concurrency(SERVICE_MAX_BURNS)));
-        assert!(plan.note.is_some_and(|n| n.contains("429")));
-        let plan = plan_of(&["--cpu", "--concurrency", "2"]).expect("plan");
-        assert!(matches!(plan.pace, Pace::Concurrency(2)));
-        assert!(plan.note.is_none());
+        assert!(matches!(plan.pace, Pace::Concurrency(64)));
         // Outside the drill, concurrency is the operator's choice.
         let plan = plan_of(&["--concurrency", "64"]).expect("plan");
         assert!(matches!(plan.pace, Pace::Concurrency(64)));

@@ -1,6 +1,7 @@
 //! `stack up`: the whole monitoring chain on this host, without Docker.
 //!
 //! Order of events:
+//! 0. lock the state directory ([`lock`]): one `stack up` per directory;
 //! 1. find the programs ([`locate`]: the pinned builds, building them when
 //!    Go is installed, else PATH and Debian's packages);
 //! 2. choose ports (flags; 0 = any free port) by binding them, and hold each
@@ -25,6 +26,7 @@ pub mod binaries;
 pub mod components;
 pub mod grafana;
 pub mod locate;
+pub mod lock;
 pub mod packages;
 pub mod ports;
 pub mod process;
@@ -71,6 +73,11 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
     });
 
+    // Before anything else touches the state directory (or the ports a
+    // running stack holds): a second `stack up` on it stops here.
+    let state = StateDir::create(&args.state_dir)?;
+    let _lock = lock::StateLock::acquire(&state.root)?;
+
     let repo = crate::repo::find(args.repo_dir.as_deref())?;
     let service_bin =
         binaries::workspace_binary("service", "--service-bin", args.service_bin.as_deref())?;
@@ -105,7 +112,6 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         roles.push(Role::Grafana);
     }
     let (ports, mut reserved) = Ports::choose(&args, &roles)?;
-    let state = StateDir::create(&args.state_dir)?;
     state.remove_manifest();
     let (token, token_file) = state.token(args.inbox_token.as_deref())?;
 

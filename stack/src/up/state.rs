@@ -7,6 +7,7 @@
 //!   prometheus.yml         generated from prometheus/prometheus.yml
 //!   alertmanager.yml       generated from alertmanager/alertmanager.yml
 //!   stack.json             URLs, pids and logs of the running stack (while up)
+//!   stack.lock             flock held by the running `stack up`, with its PID
 //!   data/<component>/      TSDB, silences, Grafana database...
 //!   logs/<component>.log   stdout and stderr of each component
 //! ```

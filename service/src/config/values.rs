@@ -1,0 +1,168 @@
+//! Parsers of the settings whose values clap cannot check by itself, and the
+//! types they produce. Each error names the accepted form with an example;
+//! clap prefixes it with the setting's name.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+/// Parsed `OTEL_RESOURCE_ATTRIBUTES`: `(key, value)` pairs in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceAttributes(pub Vec<(String, String)>);
+
+/// Parses durations written as `250ms`, `10s`, `2m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(index) => text.split_at(index),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration like 500ms, 10s or 2m, got {text:?}"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("unknown unit {unit:?}: use ms, s or m (e.g. 10s)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("duration out of range: {text:?}"))
+}
+
+/// Parses a duration whose bare number means milliseconds (the unit of the
+/// `OTEL_BSP_*` delays), else like [`parse_duration`]; zero is refused.
+pub fn parse_millis(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let parsed = match trimmed.parse::<u64>() {
+        Ok(millis) => Ok(Duration::from_millis(millis)),
+        Err(_) => parse_duration(trimmed),
+    };
+    parsed
+        .ok()
+        .filter(|delay| !delay.is_zero())
+        .ok_or_else(|| {
+            format!("expected milliseconds like 500, or a duration like 500ms or 2s (not zero), got {text:?}")
+        })
+}
+
+/// Accepts a number of spans per export, at least 1.
+pub fn parse_batch_size(text: &str) -> Result<NonZeroUsize, String> {
+    text.trim()
+        .parse::<NonZeroUsize>()
+        .map_err(|_| format!("expected a whole number of spans from 1 up, e.g. 512, got {text:?}"))
+}
+
+/// Parses `key1=value1,key2=value2` as the OpenTelemetry spec defines it
+/// (values may be percent-encoded; a bare `%` is kept as is).
+pub fn parse_resource_attributes(text: &str) -> Result<ResourceAttributes, String> {
+    let mut pairs = Vec::new();
+    for item in text
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(format!(
+                "expected key=value pairs separated by commas, got {item:?}"
+            ));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!("empty key in {item:?}: expected key=value"));
+        }
+        pairs.push((key.to_owned(), percent_decode(value.trim())));
+    }
+    Ok(ResourceAttributes(pairs))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let decoded = (bytes[index] == b'%')
+            .then(|| text.get(index + 1..index + 3))
+            .flatten()
+            // from_str_radix alone would accept a sign ("%+f").
+            .filter(|hex| hex.bytes().all(|byte| byte.is_ascii_hexdigit()))
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Highest `--max-cpu-burns`: far above any core count, low enough that a
+/// typo cannot ask for millions of blocking threads.
+pub const MAX_CPU_BURNS: usize = 4096;
+
+/// Accepts a number of concurrent CPU burns, 1 to [`MAX_CPU_BURNS`].
+pub fn parse_burn_limit(text: &str) -> Result<NonZeroUsize, String> {
+    text.trim()
+        .parse::<NonZeroUsize>()
+        .ok()
+        .filter(|limit| limit.get() <= MAX_CPU_BURNS)
+        .ok_or_else(|| {
+            format!(
+                "expected a whole number from 1 to {MAX_CPU_BURNS}, e.g. 2 (to turn the drill off use --cpu-drill off), got {text:?}"
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn resource_attributes() {
+        let parsed = parse_resource_attributes("deployment.environment=dev, team=a%2Cb")
+            .expect("valid attributes");
+        assert_eq!(
+            parsed.0,
+            vec![
+                ("deployment.environment".to_owned(), "dev".to_owned()),
+                ("team".to_owned(), "a,b".to_owned()),
+            ]
+        );
+        assert!(parse_resource_attributes("novalue").is_err());
+        let signed = parse_resource_attributes("a=%+f").expect("valid attributes");
+        assert_eq!(signed.0, vec![("a".to_owned(), "%+f".to_owned())]);
+    }
+
+    #[test]
+    fn millisecond_delays() {
+        assert_eq!(parse_millis("500"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_millis("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_millis("2s"), Ok(Duration::from_secs(2)));
+        for bad in ["0", "soon", "-5", "5h"] {
+            let error = parse_millis(bad).expect_err(bad);
+            assert!(error.contains("milliseconds like 500"), "{error}");
+        }
+    }
+
+    #[test]
+    fn burn_limits() {
+        assert_eq!(parse_burn_limit("4").map(NonZeroUsize::get), Ok(4));
+        for bad in ["0", "-1", "two", "4097"] {
+            let error = parse_burn_limit(bad).expect_err(bad);
+            assert!(error.contains("1 to 4096"), "{error}");
+        }
+    }
+}

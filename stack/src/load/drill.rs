@@ -1,0 +1,171 @@
+//! The CPU drill's preflight: before a drill, `stack load` asks the service
+//! how many CPU burns it runs at once (`GET /api/cpu?ms=0` burns nothing and
+//! answers `max_concurrent_burns`) and keeps its concurrency within that, so
+//! the drill does not collect 429s. A service with the drill off answers 404
+//! with how to enable it, and the drill stops before it starts.
+
+use std::time::Duration;
+
+use anyhow::bail;
+
+/// What the service said about its CPU drill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// The drill is on and runs at most this many burns at once.
+    Limit(usize),
+    /// The drill answered with an error: off (404), or otherwise refused.
+    Refused { status: u16, message: String },
+    /// No usable answer (no service, or one that does not name its limit).
+    Unknown(String),
+}
+
+/// Asks the service at `base` for its burn limit.
+pub async fn probe(client: &reqwest::Client, base: &str) -> Probe {
+    let request = client
+        .get(format!("{base}/api/cpu?ms=0"))
+        .timeout(Duration::from_secs(10));
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            match response.bytes().await {
+                Ok(body) => read_answer(status, &body),
+                Err(error) => Probe::Unknown(format!("reading its answer failed: {error}")),
+            }
+        }
+        Err(error) => Probe::Unknown(format!("no answer: {error}")),
+    }
+}
+
+/// Reads the answer to `GET /api/cpu?ms=0`.
+pub fn read_answer(status: u16, body: &[u8]) -> Probe {
+    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let field = |name: &str| json.as_ref().and_then(|json| json.get(name).cloned());
+    if status == 200 {
+        return match field("max_concurrent_burns").and_then(|v| v.as_u64()) {
+            Some(limit) if limit > 0 => Probe::Limit(usize::try_from(limit).unwrap_or(usize::MAX)),
+            _ => Probe::Unknown("its answer does not name a burn limit".to_owned()),
+        };
+    }
+    // A 429 means the drill is on and busy: no limit to learn, nothing wrong.
+    if status == 429 {
+        return Probe::Unknown("every burn slot is busy right now (429)".to_owned());
+    }
+    let message = field("message")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| {
+            String::from_utf8_lossy(body)
+                .trim()
+                .chars()
+                .take(200)
+                .collect()
+        });
+    Probe::Refused { status, message }
+}
+
+/// The drill's concurrency given what the service said: `wanted`, capped at
+/// the service's limit, with a note when capped or when the limit is
+/// unknown. A refused drill is an error carrying the service's message.
+pub fn fit(wanted: usize, probe: &Probe, base: &str) -> anyhow::Result<(usize, Option<String>)> {
+    match probe {
+        Probe::Limit(limit) if wanted > *limit => Ok((
+            *limit,
+            Some(format!(
+                "load: CPU drill concurrency capped at {limit} (not {wanted}): that is the \
+                 service's burn limit at {base} (its --max-cpu-burns / SERVICE_MAX_CPU_BURNS, \
+                 one per core by default); it answers more concurrent burns with 429"
+            )),
+        )),
+        Probe::Limit(_) => Ok((wanted, None)),
+        Probe::Refused { status, message } => {
+            bail!("the service at {base} refused the CPU drill ({status}): {message}")
+        }
+        Probe::Unknown(why) => Ok((
+            wanted,
+            Some(format!(
+                "load: could not learn the service's CPU burn limit ({why}); running the drill \
+                 with concurrency {wanted}"
+            )),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "http://127.0.0.1:5000";
+
+    #[test]
+    fn reads_the_limit_or_the_refusal() {
+        let ok = br#"{"burned_ms":0,"iterations":0,"max_concurrent_burns":2}"#;
+        assert_eq!(read_answer(200, ok), Probe::Limit(2));
+        let off = br#"{"error":"not_found","message":"the CPU drill is off on this service; start it with --cpu-drill on"}"#;
+        assert_eq!(
+            read_answer(404, off),
+            Probe::Refused {
+                status: 404,
+                message: "the CPU drill is off on this service; start it with --cpu-drill on"
+                    .to_owned()
+            }
+        );
+        assert!(matches!(
+            read_answer(200, br#"{"burned_ms":0}"#),
+            Probe::Unknown(_)
+        ));
+        assert!(matches!(read_answer(429, b"{}"), Probe::Unknown(_)));
+        assert!(matches!(
+            read_answer(502, b"bad gateway"),
+            Probe::Refused { status: 502, message } if message == "bad gateway"
+        ));
+    }
+
+    #[test]
+    fn the_drill_fits_the_service_limit() {
+        let (capped, note) = fit(64, &Probe::Limit(2), BASE).expect("fits");
+        assert_eq!(capped, 2);
+        let note = note.expect("a note when capped");
+        assert!(
+            note.contains("capped at 2") && note.contains("429"),
+            "{note}"
+        );
+        assert_eq!(fit(2, &Probe::Limit(2), BASE).expect("fits"), (2, None));
+        assert_eq!(fit(1, &Probe::Limit(4), BASE).expect("fits"), (1, None));
+        let (unknown, note) = fit(3, &Probe::Unknown("no answer".into()), BASE).expect("runs");
+        assert_eq!(unknown, 3);
+        assert!(note.is_some_and(|n| n.contains("no answer")));
+        let refused = Probe::Refused {
+            status: 404,
+            message: "the CPU drill is off".into(),
+        };
+        let error = fit(2, &refused, BASE).expect_err("refused").to_string();
+        assert!(
+            error.contains("404") && error.contains("drill is off"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn probes_a_real_http_answer() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut request = vec![0u8; 1024];
+            let read = stream.read(&mut request).await.expect("read");
+            let body = r#"{"burned_ms":0,"iterations":0,"max_concurrent_burns":3}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).await.expect("write");
+            String::from_utf8_lossy(&request[..read]).into_owned()
+        });
+        let client = reqwest::Client::new();
+        assert_eq!(probe(&client, &base).await, Probe::Limit(3));
+        let request = server.await.expect("server task");
+        assert!(request.starts_with("GET /api/cpu?ms=0 "), "{request}");
+    }
+}
