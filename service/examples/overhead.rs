@@ -63,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
         ..ServeConfig::default()
     };
     let telemetry = service::telemetry::init(&config)?;
-    let app = service::app(&config)?;
+    let app = service::app(&config, telemetry.telemetry())?;
     let run = |count: usize| {
         let router = app.router.clone();
         async move {

@@ -132,10 +132,14 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
 
     /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or
-    /// `warn,service=debug`. One line per request is logged at `info` under
-    /// the target `service::access`.
+    /// `warn,service=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log_filter: String,
+
+    /// One log line per request (`info`, target `service::access`): `on` or
+    /// `off`. The log filter applies too.
+    #[arg(long, env = "SERVICE_ACCESS_LOG", value_enum, default_value_t = Switch::On)]
+    pub access_log: Switch,
 
     /// How long in-flight requests may run after SIGTERM/SIGINT before the
     /// server stops waiting for them, e.g. `10s`.
@@ -237,6 +241,7 @@ impl Default for ServeConfig {
             telemetry: TelemetryMode::Full,
             log_format: LogFormat::Text,
             log_filter: "info".to_owned(),
+            access_log: Switch::On,
             shutdown_grace: Duration::from_secs(10),
             flush_timeout: Duration::from_secs(3),
             max_body_bytes: 16 * 1024,

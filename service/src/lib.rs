@@ -22,7 +22,7 @@
 //!
 //! `http_server_requests_total` (and the duration histogram) is recorded
 //! exactly once per response, by the outermost middleware
-//! ([`http_telemetry`]), for **every** response: the API, 404 (unknown
+//! ([`middleware::metrics`]), for **every** response: the API, 404 (unknown
 //! route), 405, 413, panics turned into 500, health probes (`/healthz`,
 //! `/readyz`) and the `/metrics` scrapes themselves. A scrape is counted
 //! after it has rendered, so the Nth scrape shows N-1 `/metrics` requests. A
@@ -45,22 +45,32 @@
 //! Exports are batched off the request path; see [`telemetry`] and
 //! [`export`]. Spans a full export queue drops are counted on `/metrics` and
 //! logged at a limited rate ([`span_queue`]).
+//!
+//! # Access log
+//!
+//! One line per response ([`middleware::access_log`]), written by a
+//! separate thread in batches; `--access-log off` turns it off.
 
+// In dependency order: each module uses only those above it.
 pub mod app;
 pub mod config;
+pub mod cpu_drill;
 pub mod error;
 pub mod export;
 pub mod healthcheck;
-pub mod http_telemetry;
 pub mod log_limit;
 pub mod metrics;
-pub mod propagation;
+pub mod middleware;
 pub mod routes;
+pub mod semconv;
 pub mod server;
 pub mod span_queue;
 pub mod state;
+pub mod store;
 pub mod telemetry;
+pub mod traces;
 
 pub use app::{App, app};
 pub use config::{Cli, Command, ServeConfig, TelemetryMode};
 pub use server::{ServeError, run, serve};
+pub use telemetry::Telemetry;

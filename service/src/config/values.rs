@@ -9,23 +9,26 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceAttributes(pub Vec<(String, String)>);
 
-/// Parses durations written as `250ms`, `10s`, `2m` or a bare number of seconds.
+/// Longest accepted duration. Every duration setting is a timeout or a
+/// delay of seconds or minutes: a longer one is almost surely a typo (`5h`
+/// for `5s`), which would make shutdown or a hung request wait for hours.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+
+/// Parses durations the way `humantime` writes them (`250ms`, `10s`, `2m`,
+/// `1m 30s`), at most [`MAX_DURATION`]; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(index) => text.split_at(index),
-        None => (text, "s"),
+    let parsed = match text.parse::<u64>() {
+        Ok(seconds) => Ok(Duration::from_secs(seconds)),
+        Err(_) => humantime::parse_duration(text),
     };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("expected a duration like 500ms, 10s or 2m, got {text:?}"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("unknown unit {unit:?}: use ms, s or m (e.g. 10s)")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("duration out of range: {text:?}"))
+    match parsed {
+        Ok(duration) if duration <= MAX_DURATION => Ok(duration),
+        Ok(_) => Err(format!("at most 1h, got {text:?}")),
+        Err(err) => Err(format!(
+            "expected a duration like 500ms, 10s or 2m ({err}), got {text:?}"
+        )),
+    }
 }
 
 /// Parses a duration whose bare number means milliseconds (the unit of the
@@ -69,34 +72,10 @@ pub fn parse_resource_attributes(text: &str) -> Result<ResourceAttributes, Strin
         if key.is_empty() {
             return Err(format!("empty key in {item:?}: expected key=value"));
         }
-        pairs.push((key.to_owned(), percent_decode(value.trim())));
+        let value = percent_encoding::percent_decode_str(value.trim()).decode_utf8_lossy();
+        pairs.push((key.to_owned(), value.into_owned()));
     }
     Ok(ResourceAttributes(pairs))
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let decoded = (bytes[index] == b'%')
-            .then(|| text.get(index + 1..index + 3))
-            .flatten()
-            // from_str_radix alone would accept a sign ("%+f").
-            .filter(|hex| hex.bytes().all(|byte| byte.is_ascii_hexdigit()))
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match decoded {
-            Some(byte) => {
-                out.push(byte);
-                index += 3;
-            }
-            None => {
-                out.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Highest `--max-cpu-burns`: far above any core count, low enough that a
@@ -126,7 +105,9 @@ mod tests {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("5h").is_err());
     }
 
