@@ -33,7 +33,7 @@ instructions() {
 
 echo "| telemetry | instructions/request |"
 echo "|---|---|"
-for mode in off metrics full; do
+for mode in off metrics full defaults; do
   small=$(instructions "$mode" "$requests")
   large=$(instructions "$mode" $((3 * requests)))
   # Each run also makes a tenth of its requests as warm-up.

@@ -61,6 +61,7 @@ pub mod healthcheck;
 pub mod log_limit;
 pub mod metrics;
 pub mod middleware;
+pub mod otlp;
 pub mod routes;
 pub mod semconv;
 pub mod server;

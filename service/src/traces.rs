@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{
@@ -14,7 +13,11 @@ use opentelemetry_sdk::trace::{
 
 use crate::config::{SamplerKind, ServeConfig, TelemetryMode, TracesExporter};
 use crate::export::ReportingExporter;
+use crate::otlp::GrpcSpanExporter;
 use crate::span_queue::{QueuedExporter, QueuedProcessor, SpanQueue};
+
+/// Longest wait for the receiver's answer to one export.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The OpenTelemetry resource: `service.name` (`service` unless
 /// `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` says otherwise),
@@ -62,12 +65,7 @@ pub fn tracer_provider(config: &ServeConfig) -> Option<(SdkTracerProvider, Arc<S
     if config.telemetry != TelemetryMode::Full || config.traces_exporter == TracesExporter::None {
         return None;
     }
-    let exporter = match opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(config.otlp_endpoint.clone())
-        .with_timeout(Duration::from_secs(5))
-        .build()
-    {
+    let exporter = match GrpcSpanExporter::new(&config.otlp_endpoint, EXPORT_TIMEOUT) {
         Ok(exporter) => exporter,
         Err(err) => {
             tracing::error!(endpoint = %config.otlp_endpoint, error = %err, "cannot build the OTLP span exporter; traces are off");
