@@ -3,10 +3,10 @@
 //! `Router::layer` wraps each endpoint, the 404 fallback included (only
 //! layers added after `fallback` reach it). Order matters, outermost first:
 //!
-//! 1. [`record_metrics`]: sees every request and response, including 404s,
+//! 1. [`RecordMetricsLayer`]: sees every request and response, including 404s,
 //!    405s and panics, so every response is counted exactly once;
-//! 2. [`trace`]: the server span, current while the inner layers run;
-//! 3. [`access_log`]: one line per response, with the span's trace id;
+//! 2. [`ServerSpanLayer`]: the server span, current while the inner layers run;
+//! 3. [`AccessLogLayer`]: one line per response, with the span's trace id;
 //! 4. `DefaultBodyLimit`: bodies over the limit make the JSON extractor
 //!    answer 413;
 //! 5. `TimeoutLayer`: a request that takes longer than `--request-timeout`
@@ -20,7 +20,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -30,9 +29,9 @@ use crate::config::{ServeConfig, Switch, TelemetryMode};
 use crate::cpu_drill::CpuDrill;
 use crate::error::{self, ApiError};
 use crate::metrics::{Metrics, MetricsError};
-use crate::middleware::access_log::access_log;
-use crate::middleware::metrics::record_metrics;
-use crate::middleware::trace::trace;
+use crate::middleware::access_log::AccessLogLayer;
+use crate::middleware::metrics::RecordMetricsLayer;
+use crate::middleware::trace::ServerSpanLayer;
 use crate::routes;
 use crate::state::AppState;
 use crate::telemetry::Telemetry;
@@ -67,7 +66,8 @@ fn assemble(
     if let Some(dropped) = &telemetry.dropped_log_lines {
         metrics.observe_dropped_log_lines(dropped.clone());
     }
-    let state = AppState::new(Arc::new(metrics), CpuDrill::new(config));
+    let metrics = Arc::new(metrics);
+    let state = AppState::new(Arc::clone(&metrics), CpuDrill::new(config));
     let on = config.telemetry != TelemetryMode::Off;
     let traces = telemetry
         .tracer
@@ -82,11 +82,9 @@ fn assemble(
         // once per call.
         .layer(
             ServiceBuilder::new()
-                .option_layer(on.then(|| from_fn_with_state(state.clone(), record_metrics)))
-                .option_layer(traces.map(|tracer| from_fn_with_state(tracer, trace)))
-                .option_layer((on && config.access_log == Switch::On).then(|| from_fn(access_log)))
-                // The layers below change the body type; `from_fn` wants axum's.
-                .map_response(IntoResponse::into_response)
+                .option_layer(on.then(|| RecordMetricsLayer::new(metrics)))
+                .option_layer(traces.map(ServerSpanLayer::new))
+                .option_layer((on && config.access_log == Switch::On).then_some(AccessLogLayer))
                 .layer(DefaultBodyLimit::max(config.max_body_bytes))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,

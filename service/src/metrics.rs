@@ -16,24 +16,15 @@
 //! method). Scope labels (`otel_scope_*`) are switched off: they would add
 //! three constant labels to every series for no query benefit.
 
-use std::time::Duration;
+mod http;
 
-use axum::http::StatusCode;
-use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _, UpDownCounter};
+use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder as _, Registry, TextEncoder};
 use tracing_appender::non_blocking::ErrorCounter;
 
-use crate::semconv::{ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE};
-
-/// Bucket boundaries (seconds) advised by the HTTP semantic conventions for
-/// `http.server.request.duration`. The SDK's default buckets are meant for
-/// milliseconds and would put every request into the first bucket.
-pub const DURATION_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
+pub use http::{DURATION_BUCKETS, HttpMetrics};
 
 /// Errors while setting up the metrics pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -56,14 +47,6 @@ pub struct Metrics {
     pub http: HttpMetrics,
 }
 
-/// The HTTP server instruments. Cheap to clone: three handles.
-#[derive(Debug, Clone)]
-pub struct HttpMetrics {
-    requests: Counter<u64>,
-    duration: Histogram<f64>,
-    active: UpDownCounter<i64>,
-}
-
 impl Metrics {
     /// Builds the pipeline with its own registry. `resource` ends up on the
     /// `target_info` series.
@@ -79,24 +62,7 @@ impl Metrics {
             .with_resource(resource)
             .build();
         let meter = provider.meter("service");
-        let http = HttpMetrics {
-            requests: meter
-                .u64_counter("http.server.requests")
-                .with_unit("{request}")
-                .with_description("Number of HTTP requests answered, by method, route and status.")
-                .build(),
-            duration: meter
-                .f64_histogram("http.server.request.duration")
-                .with_unit("s")
-                .with_description("Duration of HTTP server requests.")
-                .with_boundaries(DURATION_BUCKETS.to_vec())
-                .build(),
-            active: meter
-                .i64_up_down_counter("http.server.active_requests")
-                .with_unit("{request}")
-                .with_description("Number of HTTP requests in flight.")
-                .build(),
-        };
+        let http = HttpMetrics::new(&meter);
         Ok(Self {
             registry,
             provider,
@@ -144,80 +110,24 @@ impl Metrics {
     }
 }
 
-impl HttpMetrics {
-    /// A request with this method label started: the in-flight gauge rises.
-    pub fn started(&self, method: &'static str) {
-        self.active
-            .add(1, &[KeyValue::new(HTTP_REQUEST_METHOD, method)]);
-    }
-
-    /// The request ended, answered or not: the in-flight gauge falls.
-    pub fn ended(&self, method: &'static str) {
-        self.active
-            .add(-1, &[KeyValue::new(HTTP_REQUEST_METHOD, method)]);
-    }
-
-    /// Records one answered request: one count and one duration sample.
-    /// `route` is the matched template, `None` for an unmatched path.
-    pub fn record(
-        &self,
-        method: &'static str,
-        route: Option<&str>,
-        status: StatusCode,
-        elapsed: Duration,
-    ) {
-        let mut attributes = Vec::with_capacity(3);
-        attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
-        if let Some(route) = route {
-            attributes.push(KeyValue::new(HTTP_ROUTE, route.to_owned()));
-        }
-        attributes.push(KeyValue::new(
-            HTTP_RESPONSE_STATUS_CODE,
-            i64::from(status.as_u16()),
-        ));
-        self.requests.add(1, &attributes);
-        self.duration.record(elapsed.as_secs_f64(), &attributes);
-    }
-
-    /// Counts a request whose client left before the answer: no status, and
-    /// no duration sample (the request did not finish).
-    pub fn record_abandoned(&self, method: &'static str, route: Option<&str>) {
-        let mut attributes = vec![KeyValue::new(HTTP_REQUEST_METHOD, method)];
-        if let Some(route) = route {
-            attributes.push(KeyValue::new(HTTP_ROUTE, route.to_owned()));
-        }
-        attributes.push(KeyValue::new(ERROR_TYPE, "client_closed"));
-        self.requests.add(1, &attributes);
-    }
-
-    /// Counts a request the router never saw: hyper rejected its head (with
-    /// `error.type` naming why, and the status hyper answered), or the
-    /// client left in the middle of it (no status). Its method is unknown,
-    /// hence `_OTHER`; the label values come from a closed set.
-    pub fn record_rejection(&self, rejection: http_server::Rejection) {
-        let mut attributes = vec![KeyValue::new(HTTP_REQUEST_METHOD, "_OTHER")];
-        if let Some(status) = rejection.status() {
-            attributes.push(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
-        }
-        attributes.push(KeyValue::new(ERROR_TYPE, rejection.as_str()));
-        self.requests.add(1, &attributes);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::time::Duration;
+
+    use axum::http::StatusCode;
 
     #[test]
     fn exposition_has_contract_names_and_no_scope_labels() {
         let metrics = Metrics::new(Resource::builder_empty().build()).expect("metrics");
         metrics.http.record(
-            "GET",
+            crate::semconv::MethodLabel::Get,
             Some("/api/items/{id}"),
             StatusCode::OK,
             Duration::from_millis(3),
         );
-        metrics.http.started("GET");
+        metrics.http.started(crate::semconv::MethodLabel::Get);
         let text = String::from_utf8(metrics.render().expect("render")).expect("utf-8");
         assert!(text.contains(
             r#"http_server_requests_total{http_request_method="GET",http_response_status_code="200",http_route="/api/items/{id}"} 1"#

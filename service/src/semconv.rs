@@ -24,20 +24,77 @@ pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
 /// `user_agent.original`
 pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
 
-/// The method label: one of the nine standard methods, or `_OTHER`, so
-/// clients cannot grow the label set by inventing methods.
-pub fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::CONNECT => "CONNECT",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::PATCH => "PATCH",
-        _ => "_OTHER",
+/// The `http.request.method` label: one of the nine standard methods, or
+/// `_OTHER`, so clients cannot grow the label set by inventing methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MethodLabel {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+    /// `CONNECT`
+    Connect,
+    /// `OPTIONS`
+    Options,
+    /// `TRACE`
+    Trace,
+    /// `PATCH`
+    Patch,
+    /// Any other method.
+    Other,
+}
+
+impl MethodLabel {
+    /// Every label, in declaration order.
+    pub const ALL: [Self; 10] = [
+        Self::Get,
+        Self::Head,
+        Self::Post,
+        Self::Put,
+        Self::Delete,
+        Self::Connect,
+        Self::Options,
+        Self::Trace,
+        Self::Patch,
+        Self::Other,
+    ];
+
+    /// The label of a request's method.
+    pub fn of(method: &Method) -> Self {
+        match *method {
+            Method::GET => Self::Get,
+            Method::HEAD => Self::Head,
+            Method::POST => Self::Post,
+            Method::PUT => Self::Put,
+            Method::DELETE => Self::Delete,
+            Method::CONNECT => Self::Connect,
+            Method::OPTIONS => Self::Options,
+            Method::TRACE => Self::Trace,
+            Method::PATCH => Self::Patch,
+            _ => Self::Other,
+        }
+    }
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Delete => "DELETE",
+            Self::Connect => "CONNECT",
+            Self::Options => "OPTIONS",
+            Self::Trace => "TRACE",
+            Self::Patch => "PATCH",
+            Self::Other => "_OTHER",
+        }
     }
 }
 
@@ -52,8 +109,11 @@ pub fn route<B>(request: &Request<B>) -> Option<&str> {
 
 /// The server span name: `{METHOD} {route}`, the method alone without a
 /// route, and `HTTP` for a method outside the standard nine.
-pub fn span_name(method: &'static str, route: Option<&str>) -> Cow<'static, str> {
-    let method = if method == "_OTHER" { "HTTP" } else { method };
+pub fn span_name(method: MethodLabel, route: Option<&str>) -> Cow<'static, str> {
+    let method = match method {
+        MethodLabel::Other => "HTTP",
+        known => known.as_str(),
+    };
     match route {
         Some(route) => Cow::Owned(format!("{method} {route}")),
         None => Cow::Borrowed(method),
@@ -96,21 +156,23 @@ mod tests {
 
     #[test]
     fn unknown_methods_collapse() {
-        assert_eq!(method_label(&Method::GET), "GET");
-        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(MethodLabel::of(&Method::GET).as_str(), "GET");
+        assert_eq!(MethodLabel::of(&Method::PATCH).as_str(), "PATCH");
         let custom = Method::from_bytes(b"BREW").expect("valid token");
-        assert_eq!(method_label(&custom), "_OTHER");
+        assert_eq!(MethodLabel::of(&custom).as_str(), "_OTHER");
+        for label in MethodLabel::ALL {
+            let method = Method::from_bytes(label.as_str().as_bytes()).expect("a token");
+            assert_eq!(MethodLabel::of(&method), label);
+        }
     }
 
     #[test]
     fn span_names_follow_semconv() {
-        assert_eq!(
-            span_name("GET", Some("/api/items/{id}")),
-            "GET /api/items/{id}"
-        );
-        assert_eq!(span_name("_OTHER", Some("/")), "HTTP /");
-        assert_eq!(span_name("POST", None), "POST");
-        assert_eq!(span_name("_OTHER", None), "HTTP");
+        let route = Some("/api/items/{id}");
+        assert_eq!(span_name(MethodLabel::Get, route), "GET /api/items/{id}");
+        assert_eq!(span_name(MethodLabel::Other, Some("/")), "HTTP /");
+        assert_eq!(span_name(MethodLabel::Post, None), "POST");
+        assert_eq!(span_name(MethodLabel::Other, None), "HTTP");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The telemetry middleware, one concern per layer, each an
-//! `axum::middleware::from_fn`:
+//! The telemetry middleware, one concern per layer, each a small tower
+//! `Layer` (cheaper than `axum::middleware::from_fn`, which boxes the rest
+//! of the stack and its own future on every request):
 //!
 //! - [`metrics`]: counts every response and times it, and keeps the
 //!   in-flight gauge (also for requests whose client hangs up);

@@ -7,42 +7,111 @@
 //! children through `tracing-opentelemetry`. The response names the span in
 //! its own `traceparent`, so a client can look the trace up.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, ready};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-use opentelemetry::context::FutureExt as _;
+use axum::http::{Request, Response};
+use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_sdk::trace::{SdkTracer, Span};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
-use crate::semconv::{self, bounded};
+use crate::semconv::{self, MethodLabel, bounded};
 
-/// Runs the request inside its server span.
-pub async fn trace(State(tracer): State<Arc<SdkTracer>>, request: Request, next: Next) -> Response {
-    let propagator = TraceContextPropagator::new();
-    let parent = propagator.extract(&HeaderExtractor(request.headers()));
-    let cx = parent.with_span(server_span(&tracer, &request, &parent));
-    let mut response = next.run(request).with_context(cx.clone()).await;
-    end_span(&cx, response.status().as_u16());
-    propagator.inject_context(&cx, &mut HeaderInjector(response.headers_mut()));
-    response
+/// Runs every request inside its server span.
+#[derive(Debug, Clone)]
+pub struct ServerSpanLayer {
+    tracer: Arc<SdkTracer>,
+}
+
+impl ServerSpanLayer {
+    /// Starts the spans with `tracer`.
+    pub fn new(tracer: Arc<SdkTracer>) -> Self {
+        Self { tracer }
+    }
+}
+
+impl<S> Layer<S> for ServerSpanLayer {
+    type Service = ServerSpan<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ServerSpan {
+            inner,
+            tracer: Arc::clone(&self.tracer),
+        }
+    }
+}
+
+/// The service of [`ServerSpanLayer`].
+#[derive(Debug, Clone)]
+pub struct ServerSpan<S> {
+    inner: S,
+    tracer: Arc<SdkTracer>,
+}
+
+impl<S, B, RB> Service<Request<B>> for ServerSpan<S>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+{
+    type Response = Response<RB>;
+    type Error = S::Error;
+    type Future = ServerSpanFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
+        let span = start_span(&self.tracer, &request, &parent);
+        let cx = parent.with_span(span);
+        ServerSpanFuture {
+            inner: self.inner.call(request).with_context(cx.clone()),
+            cx,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`ServerSpan`]: the request, polled with the span's
+    /// context current.
+    pub struct ServerSpanFuture<F> {
+        #[pin]
+        inner: WithContext<F>,
+        cx: Context,
+    }
+}
+
+impl<F, RB, E> Future for ServerSpanFuture<F>
+where
+    F: Future<Output = Result<Response<RB>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(task))?;
+        end_span(this.cx, response.status().as_u16());
+        TraceContextPropagator::new()
+            .inject_context(this.cx, &mut HeaderInjector(response.headers_mut()));
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// Starts the span with its final name and every request attribute
 /// (semconv: samplers may read them).
-fn server_span(
-    tracer: &SdkTracer,
-    request: &Request,
-    parent: &Context,
-) -> opentelemetry_sdk::trace::Span {
-    let method = semconv::method_label(request.method());
+fn start_span<B>(tracer: &SdkTracer, request: &Request<B>, parent: &Context) -> Span {
+    let method = MethodLabel::of(request.method());
     let route = semconv::route(request);
-    let mut attributes = vec![KeyValue::new(semconv::HTTP_REQUEST_METHOD, method)];
+    let mut attributes = Vec::with_capacity(8);
+    attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method.as_str()));
     if let Some(route) = route {
         attributes.push(KeyValue::new(semconv::HTTP_ROUTE, route.to_owned()));
     }
