@@ -25,7 +25,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::config::{ServeConfig, Switch, TelemetryMode};
+use crate::config::{ServeConfig, TelemetryMode};
 use crate::cpu_drill::CpuDrill;
 use crate::error::{self, ApiError};
 use crate::metrics::{Metrics, MetricsError};
@@ -73,6 +73,7 @@ fn assemble(
         .tracer
         .clone()
         .filter(|_| config.telemetry == TelemetryMode::Full);
+    let access_log = telemetry.access_log.clone().filter(|_| on);
     let router = routes
         // A 405 is answered inside the route whose path matched, so it is
         // counted under that route.
@@ -84,7 +85,7 @@ fn assemble(
             ServiceBuilder::new()
                 .option_layer(on.then(|| RecordMetricsLayer::new(metrics)))
                 .option_layer(traces.map(ServerSpanLayer::new))
-                .option_layer((on && config.access_log == Switch::On).then_some(AccessLogLayer))
+                .option_layer(access_log.map(AccessLogLayer::new))
                 .layer(DefaultBodyLimit::max(config.max_body_bytes))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,

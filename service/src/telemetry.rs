@@ -28,12 +28,13 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing::Level;
 use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
-use tracing_subscriber::filter::{EnvFilter, FilterExt as _, LevelFilter, Targets, filter_fn};
+use tracing_subscriber::filter::{EnvFilter, FilterExt as _, Targets, filter_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer as _, fmt};
 
-use crate::config::{LogFormat, ServeConfig};
+use crate::config::{LogFormat, ServeConfig, Switch};
+use crate::middleware::access_log::AccessLogWriter;
 use crate::span_queue::SpanQueue;
 use crate::traces;
 
@@ -84,6 +85,8 @@ pub struct Telemetry {
     pub span_queue: Option<Arc<SpanQueue>>,
     /// Log lines dropped because the writer thread fell behind.
     pub dropped_log_lines: Option<ErrorCounter>,
+    /// Where access log lines go; `None` when the access log is off.
+    pub access_log: Option<AccessLogWriter>,
 }
 
 /// Keeps the pipelines alive; call [`TelemetryGuard::shutdown`] at exit to
@@ -170,13 +173,7 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
             .with_location(false)
             .with_level(false)
             .with_target(false)
-            // The access-log line would otherwise be copied into every
-            // server span as an event (formatted and exported per request).
-            .with_filter(
-                Targets::new()
-                    .with_target("service", Level::DEBUG)
-                    .with_target("service::access", LevelFilter::OFF),
-            )
+            .with_filter(Targets::new().with_target("service", Level::DEBUG))
     });
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     // For code that uses the global OpenTelemetry API (a handler or library
@@ -185,10 +182,15 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
         opentelemetry::global::set_tracer_provider(provider.clone());
     }
     let dropped_log_lines = writer.error_counter();
+    let access_log = AccessLogWriter::new(writer.clone(), config.log_format);
     tracing_subscriber::registry()
         .with(log_layer(config.log_format, writer).with_filter(filter))
         .with(otel_layer)
         .try_init()?;
+    // The access log writes its lines itself, but obeys the log filter.
+    let access_log = (config.access_log == Switch::On
+        && tracing::enabled!(target: "service::access", Level::INFO))
+    .then_some(access_log);
     if provider.is_some() {
         tracing::info!(endpoint = %config.otlp_endpoint, "exporting traces over OTLP/gRPC");
     } else {
@@ -201,6 +203,7 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
                 .map(|provider| Arc::new(provider.tracer("service"))),
             span_queue: traces.map(|(_, queue)| queue),
             dropped_log_lines: Some(dropped_log_lines),
+            access_log,
         },
         provider,
         log_writer,

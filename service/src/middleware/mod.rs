@@ -16,3 +16,4 @@
 pub mod access_log;
 pub mod metrics;
 pub mod trace;
+pub mod traceparent;
