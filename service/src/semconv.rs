@@ -115,7 +115,7 @@ pub fn span_name(method: MethodLabel, route: Option<&str>) -> Cow<'static, str> 
         known => known.as_str(),
     };
     match route {
-        Some(route) => Cow::Owned(format!("{method} {route}")),
+        Some(route) => Cow::Owned([method, " ", route].concat()),
         None => Cow::Borrowed(method),
     }
 }

@@ -188,11 +188,16 @@ impl Writer {
         let len = self.0.len() - at - 1;
         if len < 0x80 {
             self.0[at] = len as u8;
-        } else {
-            let mut prefix = Writer(Vec::with_capacity(10));
-            prefix.varint(len as u64);
-            self.0.splice(at..=at, prefix.0);
+            return;
         }
+        // A longer length needs more bytes: shift the body to make room.
+        let mut prefix = Writer(Vec::with_capacity(10));
+        prefix.varint(len as u64);
+        let extra = prefix.0.len() - 1;
+        let end = self.0.len();
+        self.0.resize(end + extra, 0);
+        self.0.copy_within(at + 1..end, at + 1 + extra);
+        self.0[at..=at + extra].copy_from_slice(&prefix.0);
     }
 
     fn string(&mut self, field: u32, text: &str) {
