@@ -63,8 +63,8 @@ fn assemble(
     if let Some(queue) = &telemetry.span_queue {
         queue.register(metrics.meter());
     }
-    if let Some(dropped) = &telemetry.dropped_log_lines {
-        metrics.observe_dropped_log_lines(dropped.clone());
+    if let Some(writer) = telemetry.log_writer.clone() {
+        metrics.observe_dropped_log_lines(move || writer.dropped_lines());
     }
     let metrics = Arc::new(metrics);
     let state = AppState::new(Arc::clone(&metrics), CpuDrill::new(config));

@@ -59,6 +59,7 @@ pub mod error;
 pub mod export;
 pub mod healthcheck;
 pub mod log_limit;
+pub mod log_writer;
 pub mod metrics;
 pub mod middleware;
 pub mod otlp;

@@ -22,7 +22,6 @@ use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder as _, Registry, TextEncoder};
-use tracing_appender::non_blocking::ErrorCounter;
 
 pub use http::{DURATION_BUCKETS, HttpMetrics};
 
@@ -78,7 +77,7 @@ impl Metrics {
 
     /// Reports on `/metrics` the log lines dropped because the log's writer
     /// thread fell behind (`service_log_lines_dropped_total`).
-    pub fn observe_dropped_log_lines(&self, dropped: ErrorCounter) {
+    pub fn observe_dropped_log_lines(&self, dropped: impl Fn() -> u64 + Send + Sync + 'static) {
         // The handle only marks the registration; the callback stays
         // registered with the provider.
         let _dropped = self
@@ -86,7 +85,7 @@ impl Metrics {
             .u64_observable_counter("service.log.lines.dropped")
             .with_unit("{line}")
             .with_description("Log lines dropped because the log writer fell behind.")
-            .with_callback(move |observer| observer.observe(dropped.dropped_lines() as u64, &[]))
+            .with_callback(move |observer| observer.observe(dropped(), &[]))
             .build();
     }
 

@@ -2,9 +2,9 @@
 //!
 //! * The fmt layer formats logs (text or JSON), filtered by `--log-filter`,
 //!   and hands each line to a writer thread that writes them to stdout in
-//!   batches ([`tracing_appender::non_blocking`]): a request never waits for
-//!   stdout. When the thread falls behind by [`LOG_QUEUE_LINES`] lines, new
-//!   lines are dropped and counted (`service_log_lines_dropped_total`).
+//!   batches ([`crate::log_writer`]): a request never waits for stdout.
+//!   When the thread falls behind, new lines are dropped and counted
+//!   (`service_log_lines_dropped_total`).
 //!   Noisy internals of the OTLP export path (hyper, h2, tonic, tower) are
 //!   muted: [`crate::export::ReportingExporter`] reports export trouble
 //!   itself, at a limited rate, and [`crate::span_queue`] counts and
@@ -19,7 +19,7 @@
 //! [`init`] returns what the app needs ([`Telemetry`]: the tracer, the span
 //! queue, the log's drop counter); nothing is read back from a global.
 
-use std::io::{BufWriter, IsTerminal as _};
+use std::io::IsTerminal as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,24 +27,16 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing::Level;
-use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::{EnvFilter, FilterExt as _, Targets, filter_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer as _, fmt};
 
 use crate::config::{LogFormat, ServeConfig, Switch};
+use crate::log_writer::{self, LogWriter, LogWriterGuard};
 use crate::middleware::access_log::AccessLogWriter;
 use crate::span_queue::SpanQueue;
 use crate::traces;
-
-/// Log lines waiting for the writer thread, at most; more are dropped.
-/// Enough for about a second at the service's peak request rate.
-pub const LOG_QUEUE_LINES: usize = 64 * 1024;
-
-/// Bytes the writer thread gathers before a write to stdout; it also
-/// writes whenever it has no more lines waiting.
-const LOG_WRITE_BYTES: usize = 64 * 1024;
 
 /// Targets muted unless the log filter names them: they log per export
 /// attempt, which floods the log while the collector is down.
@@ -83,8 +75,8 @@ pub struct Telemetry {
     pub tracer: Option<Arc<SdkTracer>>,
     /// The span export queue, whose counts `/metrics` shows.
     pub span_queue: Option<Arc<SpanQueue>>,
-    /// Log lines dropped because the writer thread fell behind.
-    pub dropped_log_lines: Option<ErrorCounter>,
+    /// The log's writer, whose drop count `/metrics` shows.
+    pub log_writer: Option<LogWriter>,
     /// Where access log lines go; `None` when the access log is off.
     pub access_log: Option<AccessLogWriter>,
 }
@@ -95,7 +87,7 @@ pub struct Telemetry {
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
     telemetry: Telemetry,
-    log_writer: WorkerGuard,
+    log_writer: LogWriterGuard,
 }
 
 fn log_filter(user: &str) -> Result<EnvFilter, TelemetryError> {
@@ -116,7 +108,7 @@ fn log_filter(user: &str) -> Result<EnvFilter, TelemetryError> {
 /// The fmt layer for `format`, writing through `writer`.
 fn log_layer<S>(
     format: LogFormat,
-    writer: NonBlocking,
+    writer: LogWriter,
 ) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
@@ -141,11 +133,11 @@ where
 /// W3C trace-context propagator. Call once, inside the tokio runtime (the
 /// gRPC channel spawns its connection task there).
 pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
-    let (writer, log_writer) = NonBlockingBuilder::default()
-        .buffered_lines_limit(LOG_QUEUE_LINES)
-        .lossy(true)
-        .thread_name("log-writer")
-        .finish(BufWriter::with_capacity(LOG_WRITE_BYTES, std::io::stdout()));
+    let (writer, log_writer) = LogWriter::new(
+        std::io::stdout(),
+        log_writer::CAPACITY,
+        log_writer::FLUSH_EVERY,
+    );
     let filter = log_filter(&config.log_filter)?
         // Reported by ReportingExporter at a limited rate instead.
         .and(filter_fn(|metadata| {
@@ -181,10 +173,9 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
     if let Some(provider) = &provider {
         opentelemetry::global::set_tracer_provider(provider.clone());
     }
-    let dropped_log_lines = writer.error_counter();
     let access_log = AccessLogWriter::new(writer.clone(), config.log_format);
     tracing_subscriber::registry()
-        .with(log_layer(config.log_format, writer).with_filter(filter))
+        .with(log_layer(config.log_format, writer.clone()).with_filter(filter))
         .with(otel_layer)
         .try_init()?;
     // The access log writes its lines itself, but obeys the log filter.
@@ -202,7 +193,7 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
                 .as_ref()
                 .map(|provider| Arc::new(provider.tracer("service"))),
             span_queue: traces.map(|(_, queue)| queue),
-            dropped_log_lines: Some(dropped_log_lines),
+            log_writer: Some(writer),
             access_log,
         },
         provider,

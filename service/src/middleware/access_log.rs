@@ -12,7 +12,6 @@
 
 use std::fmt::Write as _;
 use std::future::Future;
-use std::io::Write as _;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Instant, SystemTime};
@@ -22,36 +21,27 @@ use axum::http::{Request, Response};
 use opentelemetry::trace::{TraceContextExt as _, TraceId};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
-use tracing_appender::non_blocking::NonBlocking;
 
 use crate::config::LogFormat;
+use crate::log_writer::LogWriter;
 use crate::semconv::MethodLabel;
 
 /// Where access log lines go, and in which format.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct AccessLogWriter {
-    out: NonBlocking,
+    out: LogWriter,
     format: LogFormat,
-}
-
-impl std::fmt::Debug for AccessLogWriter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessLogWriter")
-            .field("format", &self.format)
-            .finish_non_exhaustive()
-    }
 }
 
 impl AccessLogWriter {
     /// Lines in `format`, written through `out`.
-    pub fn new(out: NonBlocking, format: LogFormat) -> Self {
+    pub fn new(out: LogWriter, format: LogFormat) -> Self {
         Self { out, format }
     }
 
-    fn write(&mut self, entry: &Entry<'_>) {
+    fn write(&self, entry: &Entry<'_>) {
         let line = entry.line(SystemTime::now(), self.format);
-        // A full queue drops the line and counts it (lossy writer).
-        let _ = self.out.write_all(line.as_bytes());
+        self.out.write_line(line.as_bytes());
     }
 }
 
