@@ -24,8 +24,12 @@
 //! or too large head, a head that never completes, a client gone in the
 //! middle of a request) are reported to an [`Observer`], so the caller can
 //! count them.
+//!
+//! Both servers' processes also share their stop signal ([`stop_signal`])
+//! and the probe of their `healthcheck` subcommands ([`healthcheck`]).
 
 mod connection;
+pub mod healthcheck;
 mod memory;
 mod registry;
 mod rejection;

@@ -38,6 +38,7 @@ pub enum Command {
     /// Probe a running service: exit 0 when URL answers 200, 1 otherwise.
     ///
     /// Container images without curl use this as their HEALTHCHECK.
+    /// The probe is shared with the inbox (`http_server::healthcheck`).
     Healthcheck(HealthcheckArgs),
 }
 

@@ -57,7 +57,6 @@ pub mod config;
 pub mod cpu_drill;
 pub mod error;
 pub mod export;
-pub mod healthcheck;
 pub mod log_limit;
 pub mod log_writer;
 pub mod metrics;
