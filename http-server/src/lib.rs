@@ -48,7 +48,7 @@ use tokio::task::JoinSet;
 
 use registry::{Admission, Registry};
 pub use rejection::{Observer, Rejection};
-pub use signal::stop_signal;
+pub use signal::{stop_or_hangup_signal, stop_signal};
 
 /// How much each connection may take.
 #[derive(Debug, Clone, Copy)]

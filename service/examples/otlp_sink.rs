@@ -50,6 +50,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "127.0.0.1:14317".to_owned())
         .parse()?;
     let spans = Arc::new(AtomicU64::new(0));
+    // Installed before the "listening" line (not `http_server::stop_signal`,
+    // which installs them when first polled): a benchmark that stops the
+    // sink right after it started still gets the total.
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     println!("otlp sink listening on {addr}");
