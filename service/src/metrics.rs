@@ -136,4 +136,16 @@ mod tests {
         assert!(text.contains(r#"http_server_active_requests{http_request_method="GET"} 1"#));
         assert!(!text.contains("otel_scope"));
     }
+
+    #[test]
+    fn dropped_log_lines_have_the_documented_name() {
+        let metrics = Metrics::new(Resource::builder_empty().build()).expect("metrics");
+        metrics.observe_dropped_log_lines(|| 3);
+        let text = String::from_utf8(metrics.render().expect("render")).expect("utf-8");
+        assert!(
+            text.lines()
+                .any(|line| line == "service_log_lines_dropped_total 3"),
+            "{text}"
+        );
+    }
 }
