@@ -44,8 +44,16 @@ pub struct UpArgs {
     #[arg(long, env = "STACK_BIND", default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
 
+    /// How many service instances to run (1 to 16). Prometheus finds them
+    /// through a targets file `stack up` keeps; `stack load --url` takes
+    /// each instance's URL to spread traffic.
+    #[arg(long, env = "STACK_REPLICAS", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub replicas: u8,
+
     /// Port of the service (the instrumented app); Prometheus scrapes it;
-    /// 0 = any free port (as for every port flag).
+    /// 0 = any free port (as for every port flag). Further replicas take
+    /// the next ports (or free ports with 0).
     #[arg(long, env = "STACK_SERVICE_PORT", default_value_t = 5000)]
     pub service_port: u16,
     /// Port of the notification inbox; Alertmanager posts to it.
@@ -172,13 +180,15 @@ pub struct BuildArgs {
 /// Settings of `stack load`.
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
-    /// Base URL of the service.
+    /// Base URL of the service; repeat (or separate with commas) for
+    /// several instances, which then take turns.
     #[arg(
         long,
         env = "STACK_SERVICE_URL",
-        default_value = "http://127.0.0.1:5000"
+        default_value = "http://127.0.0.1:5000",
+        value_delimiter = ','
     )]
-    pub url: String,
+    pub url: Vec<String>,
 
     /// Open-loop mode: start this many requests per second, whatever the
     /// latency (0.001 to 1000000).

@@ -45,7 +45,8 @@ pub enum Pace {
 
 /// Everything a run needs, validated.
 pub struct Plan {
-    pub base: String,
+    /// The instances' base URLs; requests go round them (see `drive::send`).
+    pub bases: Vec<String>,
     pub routes: Vec<Route>,
     pub limit: Limit,
     pub pace: Pace,
@@ -99,12 +100,19 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
         (None, Some(c)) => Pace::Concurrency(c),
         (None, None) => Pace::Concurrency(8),
     };
-    let base = args.url.trim_end_matches('/').to_owned();
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        bail!("--url {base:?}: expected http://HOST:PORT");
+    let mut bases = Vec::new();
+    for url in &args.url {
+        let base = url.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            bail!("--url {base:?}: expected http://HOST:PORT, e.g. --url http://127.0.0.1:5000");
+        }
+        bases.push(base);
+    }
+    if bases.is_empty() {
+        bail!("--url: give at least one, e.g. --url http://127.0.0.1:5000");
     }
     Ok(Plan {
-        base,
+        bases,
         routes,
         limit,
         pace,
@@ -118,8 +126,10 @@ async fn execute(mut plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("building the HTTP client")?;
     if let (true, Pace::Concurrency(wanted)) = (args.cpu, plan.pace) {
-        let probe = drill::probe(&client, &plan.base).await;
-        let (concurrency, note) = drill::fit(wanted, &probe, &plan.base)?;
+        // Every instance runs with the same settings: the first one speaks
+        // for the limit.
+        let probe = drill::probe(&client, &plan.bases[0]).await;
+        let (concurrency, note) = drill::fit(wanted, &probe, &plan.bases[0])?;
         plan.pace = Pace::Concurrency(concurrency);
         if let Some(note) = note {
             eprintln!("{note}");
@@ -129,7 +139,7 @@ async fn execute(mut plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "load: {} -> {} ({}, {})",
             describe_routes(&plan.routes),
-            plan.base,
+            plan.bases.join(", "),
             match plan.pace {
                 Pace::Concurrency(c) => format!("concurrency {c}"),
                 Pace::Rate(r) => format!("{r} req/s"),
@@ -170,7 +180,7 @@ async fn execute(mut plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
     if summary.sent > 0 && stats.errors() == summary.sent {
         eprintln!(
             "load: no request got a response; is the service running at {}?",
-            shared.plan.base
+            shared.plan.bases.join(", ")
         );
         return Ok(ExitCode::FAILURE);
     }

@@ -2,7 +2,8 @@
 //!
 //! Same jobs, same rule files, same alerting wiring; only what differs on one
 //! host changes:
-//! - targets point at `127.0.0.1:<chosen port>`;
+//! - targets point at `127.0.0.1:<chosen port>`, and the service's job
+//!   reads its instances from a file `stack up` keeps (see [`super::discovery`]);
 //! - targets of components not running here (e.g. the Collector) are
 //!   dropped, and so is a job left without targets;
 //! - `rule_files` become absolute paths to the repository's own rule files
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use serde_yaml_ng::{Mapping, Value};
 
+use super::discovery::{ServiceTargets, is_service_job, use_targets_file};
 use super::ports::Ports;
 use super::targets::{Rewritten, rewrite_target};
 
@@ -47,12 +49,14 @@ pub struct Generated {
 }
 
 /// Rewrites `source` (the text of `prometheus/prometheus.yml`, whose folder
-/// is `config_dir`) for the components in `ports`.
+/// is `config_dir`) for the components in `ports`; the service's job reads
+/// its instances from `service_targets`.
 pub fn generate(
     source: &str,
     config_dir: &Path,
     ports: &Ports,
     intervals: Intervals,
+    service_targets: &ServiceTargets,
 ) -> Result<Generated, ConfigError> {
     const FILE: &str = "prometheus/prometheus.yml";
     let shape = |what: &str| ConfigError::Shape {
@@ -93,6 +97,12 @@ pub fn generate(
         .and_then(Value::as_sequence_mut)
     {
         jobs.retain_mut(|job| {
+            if let Some(map) = job.as_mapping_mut()
+                && is_service_job(map)
+            {
+                use_targets_file(map, service_targets);
+                return true;
+            }
             let has_targets = rewrite_static_configs(job, ports);
             if !has_targets {
                 let name = job.get("job_name").and_then(Value::as_str).unwrap_or("?");
@@ -232,7 +242,8 @@ scrape_configs:
 
     #[test]
     fn rewrites_targets_rules_and_intervals() {
-        let ports = free_ports(&[Role::Service, Role::Prometheus, Role::Alertmanager]);
+        let ports = free_ports(&[Role::Prometheus, Role::Alertmanager]);
+        let targets = ServiceTargets::new("/state/targets/service.json".into());
         let generated = generate(
             SOURCE,
             Path::new("/repo/prometheus"),
@@ -241,6 +252,7 @@ scrape_configs:
                 scrape: Some(Duration::from_secs(1)),
                 evaluation: Some(Duration::from_millis(500)),
             },
+            &targets,
         )
         .expect("generate");
         assert_eq!(generated.dropped_jobs, vec!["otel-collector".to_owned()]);
@@ -261,11 +273,11 @@ scrape_configs:
             v["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0],
             Value::from(am)
         );
-        let service = format!("127.0.0.1:{}", ports.get(Role::Service).unwrap());
         assert_eq!(
-            v["scrape_configs"][0]["static_configs"][0]["targets"][0],
-            Value::from(service)
+            v["scrape_configs"][0]["file_sd_configs"][0]["files"][0],
+            Value::from("/state/targets/service.json")
         );
+        assert!(v["scrape_configs"][0].get("static_configs").is_none());
         assert_eq!(
             v["scrape_configs"][1]["job_name"],
             Value::from("prometheus")
@@ -279,6 +291,16 @@ scrape_configs:
     #[test]
     fn rejects_non_yaml() {
         let ports = free_ports(&[]);
-        assert!(generate("[: nope", Path::new("/"), &ports, Intervals::default()).is_err());
+        let targets = ServiceTargets::new("/t.json".into());
+        assert!(
+            generate(
+                "[: nope",
+                Path::new("/"),
+                &ports,
+                Intervals::default(),
+                &targets
+            )
+            .is_err()
+        );
     }
 }
