@@ -105,6 +105,12 @@ pub fn core(
             state.data("alertmanager")?.display()
         ))
         .arg(format!("--web.listen-address={}", addr(Role::Alertmanager)))
+        // Links in notifications (externalURL) name the address printed here,
+        // not the machine's hostname.
+        .arg(format!(
+            "--web.external-url={}",
+            ports.url(Role::Alertmanager).unwrap_or_default()
+        ))
         // Empty disables the gossip cluster (default 0.0.0.0:9094).
         .arg("--cluster.listen-address=");
     launches.push(Launch {
@@ -123,6 +129,11 @@ pub fn core(
             state.data("prometheus")?.display()
         ))
         .arg(format!("--web.listen-address={}", addr(Role::Prometheus)))
+        // An alert's generatorURL links back to this address.
+        .arg(format!(
+            "--web.external-url={}",
+            ports.url(Role::Prometheus).unwrap_or_default()
+        ))
         // As in compose: keeps the trace ids the Collector attaches to span
         // metrics, so a latency point links to its trace.
         .arg("--enable-feature=exemplar-storage");

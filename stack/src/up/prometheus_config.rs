@@ -18,7 +18,7 @@ use serde_yaml_ng::{Mapping, Value};
 
 use super::discovery::{ServiceTargets, is_service_job, use_targets_file};
 use super::ports::Ports;
-use super::targets::{Rewritten, rewrite_target};
+use super::targets::{Rewritten, rewrite_target, rewrite_url};
 
 /// Why the config could not be generated.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +72,7 @@ pub fn generate(
         .ok_or_else(|| shape("top level is not a mapping"))?;
 
     apply_intervals(map, intervals);
+    rewrite_external_label_urls(map, ports);
 
     if let Some(rule_files) = map.get_mut("rule_files").and_then(Value::as_sequence_mut) {
         for entry in rule_files.iter_mut() {
@@ -163,6 +164,20 @@ fn rewrite_static_configs(entry: &mut Value, ports: &Ports) -> bool {
     !configs.is_empty() || uses_other_discovery
 }
 
+/// External labels that are URLs of components here (the runbook base, the
+/// inbox's) point at this host's ports, like the targets.
+fn rewrite_external_label_urls(map: &mut Mapping, ports: &Ports) {
+    let labels = map
+        .get_mut("global")
+        .and_then(|g| g.get_mut("external_labels"))
+        .and_then(Value::as_mapping_mut);
+    for value in labels.into_iter().flat_map(|l| l.values_mut()) {
+        if let Some(local) = value.as_str().and_then(|url| rewrite_url(url, ports)) {
+            *value = Value::from(local);
+        }
+    }
+}
+
 fn apply_intervals(map: &mut Mapping, intervals: Intervals) {
     if intervals.scrape.is_none() && intervals.evaluation.is_none() {
         return;
@@ -219,6 +234,8 @@ mod tests {
     const SOURCE: &str = r#"
 global:
   scrape_interval: 15s
+  external_labels:
+    runbook_base: http://localhost:5080/runbook
 rule_files:
   - rules/*.yml
   - /etc/prometheus/extra.yml
@@ -242,7 +259,7 @@ scrape_configs:
 
     #[test]
     fn rewrites_targets_rules_and_intervals() {
-        let ports = free_ports(&[Role::Prometheus, Role::Alertmanager]);
+        let ports = free_ports(&[Role::Prometheus, Role::Alertmanager, Role::Inbox]);
         let targets = ServiceTargets::new("/state/targets/service.json".into());
         let generated = generate(
             SOURCE,
@@ -260,6 +277,11 @@ scrape_configs:
         assert_eq!(v["global"]["scrape_interval"], Value::from("1000ms"));
         assert_eq!(v["global"]["scrape_timeout"], Value::from("1000ms"));
         assert_eq!(v["global"]["evaluation_interval"], Value::from("500ms"));
+        let inbox = ports.url(Role::Inbox).expect("inbox");
+        assert_eq!(
+            v["global"]["external_labels"]["runbook_base"],
+            Value::from(format!("{inbox}/runbook"))
+        );
         assert_eq!(
             v["rule_files"][0],
             Value::from("/repo/prometheus/rules/*.yml")
