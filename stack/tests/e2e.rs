@@ -23,10 +23,14 @@ mod expect;
 mod grafana;
 #[path = "e2e/inbox.rs"]
 mod inbox;
+#[path = "e2e/links.rs"]
+mod links;
 #[path = "e2e/processes.rs"]
 mod processes;
 #[path = "e2e/prometheus.rs"]
 mod prometheus;
+#[path = "e2e/screenshot.rs"]
+mod screenshot;
 #[path = "e2e/traces.rs"]
 mod traces;
 
@@ -185,6 +189,39 @@ async fn native_stack_counts_alerts_and_notifies() {
             (name, pid)
         })
         .collect();
+
+    // --- every doc link to a component opens --------------------------------
+    let bases: std::collections::BTreeMap<&str, String> = manifest["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c["name"].as_str()?,
+                base_url(&manifest, c["name"].as_str()?),
+            ))
+        })
+        .collect();
+    let mut opened = 0;
+    for file in ["README.md", "docs/walkthrough.md", "docs/runbook.md"] {
+        for link in links::local_links(file) {
+            let Some(url) = links::on_this_stack(&link, &bases) else {
+                clock.log(&format!(
+                    "{file}: {link}: not part of the native stack here, skipped"
+                ));
+                continue;
+            };
+            let status = links::status(&client, &url).await;
+            assert!(
+                status.as_ref().is_ok_and(|s| (200..300).contains(s)),
+                "{file}: {link} (here {url}) answered {status:?}"
+            );
+            opened += 1;
+        }
+    }
+    clock.log(&format!(
+        "{opened} links of README.md, the walkthrough and the runbook open"
+    ));
 
     // --- 1. exact count --------------------------------------------------
     let mut load = Command::new(bin.join("stack"));
@@ -437,6 +474,34 @@ async fn native_stack_counts_alerts_and_notifies() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
+    let notes = inbox::notifications(&client, &inbox).await;
+    let firing = notes
+        .iter()
+        .find(|n| {
+            n["source"] == "alertmanager"
+                && n["payload"]["alerts"].as_array().is_some_and(|alerts| {
+                    alerts
+                        .iter()
+                        .any(|a| a["labels"]["alertname"] == "HostHighCpuUsage")
+                })
+        })
+        .expect("Alertmanager's HostHighCpuUsage notification");
+    let urls = links::notification_urls(firing);
+    assert!(
+        urls.len() >= 3,
+        "externalURL, generatorURL, runbook_url: {urls:?}"
+    );
+    for url in &urls {
+        let status = links::status(&client, url).await;
+        assert!(
+            status.as_ref().is_ok_and(|s| (200..300).contains(s)),
+            "notification link {url} answered {status:?}"
+        );
+    }
+    clock.log(&format!(
+        "the notification's {} links all open: {urls:?}",
+        urls.len()
+    ));
     clock.log(&format!(
         "acceptance 3: threshold crossed -> firing notification delivered in {:.1}s \
          (rule `for: 2m` + Alertmanager group_wait)",
@@ -513,6 +578,25 @@ async fn native_stack_counts_alerts_and_notifies() {
     clock.log(&format!(
         "replica {stopped_instance} running again: ServiceDown resolved {:.1}s later",
         unix_now() - restarted_at
+    ));
+
+    // What a person sees in the inbox after the drill, rendered by a browser.
+    let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-inbox.png");
+    let dom = screenshot::capture(&format!("{inbox}/"), &png);
+    for text in [
+        "HostHighCpuUsage",
+        "High CPU usage on",
+        "CPU busy share on",
+        "/runbook#hosthighcpuusage",
+        "firing",
+        "resolved",
+        "ServiceDown",
+    ] {
+        assert!(dom.contains(text), "the inbox page lacks {text:?}: {dom}");
+    }
+    clock.log(&format!(
+        "inbox page rendered, checked, screenshot at {}",
+        png.display()
     ));
 
     // --- 5 (live part; the full matrix is in inbox/tests/http.rs) ---------
