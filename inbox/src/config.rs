@@ -61,19 +61,26 @@ pub struct ServeArgs {
     /// Time for a request's headers to arrive, and longest idle time of a
     /// keep-alive connection (e.g. `10s`).
     #[arg(long, env = "INBOX_HEADER_TIMEOUT", default_value = "10s",
-          value_parser = humantime::parse_duration)]
+          value_parser = duration)]
     pub header_timeout: std::time::Duration,
 
     /// Longest time for a whole request, body included (e.g. `30s`);
     /// slower ones get 408.
     #[arg(long, env = "INBOX_REQUEST_TIMEOUT", default_value = "30s",
-          value_parser = humantime::parse_duration)]
+          value_parser = duration)]
     pub request_timeout: std::time::Duration,
 
     /// Most client connections open at once (never more than `ulimit -n`
     /// allows); at the limit a new connection replaces the oldest idle one.
     #[arg(long, env = "INBOX_MAX_CONNECTIONS", default_value_t = 256)]
     pub max_connections: usize,
+}
+
+/// Parses a duration setting with humantime, saying what a duration looks
+/// like when the value is not one (humantime alone says `expected number at 0`).
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|_| format!("expected a duration such as 500ms, 10s, 4m or 1h30m, got {text:?}"))
 }
 
 /// Most notifications `--history` may keep.

@@ -92,10 +92,10 @@ pub struct UpArgs {
 
     /// Override Prometheus's global scrape_interval (e.g. `1s` for tests);
     /// the rules stay the same.
-    #[arg(long, env = "STACK_SCRAPE_INTERVAL", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STACK_SCRAPE_INTERVAL", value_parser = duration)]
     pub scrape_interval: Option<Duration>,
     /// Override Prometheus's global evaluation_interval.
-    #[arg(long, env = "STACK_EVALUATION_INTERVAL", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STACK_EVALUATION_INTERVAL", value_parser = duration)]
     pub evaluation_interval: Option<Duration>,
 
     /// Bearer token for the inbox. Default: the token saved in the state
@@ -150,7 +150,7 @@ pub struct UpArgs {
     pub no_install: bool,
 
     /// How long each component may take to become ready.
-    #[arg(long, env = "STACK_READY_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STACK_READY_TIMEOUT", default_value = "60s", value_parser = duration)]
     pub ready_timeout: Duration,
 }
 
@@ -202,7 +202,7 @@ pub struct LoadArgs {
     pub concurrency: Option<usize>,
 
     /// Stop after this long (e.g. `30s`, `4m`). Default 10s (4m with `--cpu`).
-    #[arg(long, env = "STACK_LOAD_DURATION", value_parser = humantime::parse_duration,
+    #[arg(long, env = "STACK_LOAD_DURATION", value_parser = duration,
           conflicts_with = "requests")]
     pub duration: Option<Duration>,
 
@@ -228,10 +228,41 @@ pub struct LoadArgs {
     pub cpu_ms: u32,
 
     /// Per-request timeout.
-    #[arg(long, env = "STACK_LOAD_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STACK_LOAD_TIMEOUT", default_value = "30s", value_parser = duration)]
     pub timeout: Duration,
 
     /// Print the summary as one JSON object on stdout (for scripts and tests).
     #[arg(long)]
     pub json: bool,
+}
+
+/// Parses a duration flag with humantime, saying what a duration looks like
+/// when the value is not one (humantime alone says `expected number at 0`).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|_| format!("expected a duration such as 500ms, 10s, 4m or 1h30m, got {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_duration_names_the_flag_the_form_and_an_example() {
+        let error = Cli::try_parse_from(["stack", "load", "--duration", "forever"])
+            .expect_err("not a duration");
+        let text = error.to_string();
+        for part in [
+            "--duration",
+            "such as 500ms, 10s, 4m or 1h30m",
+            "\"forever\"",
+        ] {
+            assert!(text.contains(part), "{text}");
+        }
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("error")).count(),
+            1,
+            "{text}"
+        );
+    }
 }
