@@ -29,6 +29,7 @@ fn config_files_start_with_a_two_line_header() {
         "inbox/Dockerfile",
         ".dockerignore",
         ".env.example",
+        "entrypoint/nginx.conf",
     ] {
         files.push(root.join(extra));
     }
