@@ -455,9 +455,9 @@ fn nginx_upstreams(text: &str) -> Vec<String> {
     nginx_directives(text, "proxy_pass")
         .into_iter()
         .map(|url| {
-            variables
-                .iter()
-                .fold(url.to_owned(), |url, (name, value)| url.replace(name, value))
+            variables.iter().fold(url.to_owned(), |url, (name, value)| {
+                url.replace(name, value)
+            })
         })
         .collect()
 }

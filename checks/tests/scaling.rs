@@ -119,7 +119,8 @@ fn what_prevents_scaling_is_caught() {
         ),
     ];
     for (what, mutate, expected) in cases {
-        let (mut compose, mut prometheus) = (load("compose.yaml"), load("prometheus/prometheus.yml"));
+        let (mut compose, mut prometheus) =
+            (load("compose.yaml"), load("prometheus/prometheus.yml"));
         mutate(&mut compose, &mut prometheus);
         let problems: Vec<String> = scaling::problems(&compose, &prometheus)
             .iter()
