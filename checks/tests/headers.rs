@@ -20,6 +20,8 @@ fn config_files_start_with_a_two_line_header() {
         "grafana/provisioning/dashboards",
         "grafana/provisioning/alerting",
         "grafana/optional/alerting",
+        "deploy/kubernetes",
+        "deploy/kubernetes/generated",
         ".",
     ] {
         files.extend(list(&root.join(dir), &[".yml", ".yaml"]).unwrap_or_else(|e| panic!("{e}")));
