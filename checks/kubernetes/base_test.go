@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 )
 
@@ -50,7 +51,7 @@ func baseProblems(t *testing.T, dir string) []string {
 // TestTheBaseBuildsDecodesStrictlyAndPassesEveryCheck is acceptance 2 for the repository's base:
 // kustomize builds it, every object decodes strictly into its API type, and every check passes.
 func TestTheBaseBuildsDecodesStrictlyAndPassesEveryCheck(t *testing.T) {
-	dir := repoRoot(t) + "/" + BaseDir
+	dir := filepath.Join(repoRoot(t), BaseDir)
 	objects, problems := build(dir)
 	for _, p := range problems {
 		t.Error(p)

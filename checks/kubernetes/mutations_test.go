@@ -25,7 +25,7 @@ var mutations = []mutation{
 		file:        "service.yaml",
 		old:         "  replicas: 2\n",
 		replacement: "  replicas: 2\n  replica: 3\n",
-		want:        `build: Deployment service: strict decoding into *v1.Deployment: error unmarshaling JSON: while decoding JSON: json: unknown field "replica"`,
+		want:        `unknown field "replica"`,
 	},
 	{
 		name:        "drifted rule",

@@ -65,12 +65,15 @@ func selectionProblems(t *testing.T, e env) []string {
 	var problems []string
 	v := loadValues(t, e.dir)
 	spec := v.Prometheus.PrometheusSpec
-	for name, nilUsesHelm := range map[string]*bool{
-		"serviceMonitorSelectorNilUsesHelmValues": spec.ServiceMonitorSelectorNilUsesHelmValues,
-		"ruleSelectorNilUsesHelmValues":           spec.RuleSelectorNilUsesHelmValues,
+	for _, setting := range []struct {
+		name  string
+		value *bool
+	}{
+		{"serviceMonitorSelectorNilUsesHelmValues", spec.ServiceMonitorSelectorNilUsesHelmValues},
+		{"ruleSelectorNilUsesHelmValues", spec.RuleSelectorNilUsesHelmValues},
 	} {
-		if nilUsesHelm == nil || !*nilUsesHelm {
-			problems = append(problems, fmt.Sprintf("%s: prometheus.prometheusSpec.%s must be true: the base relies on the release label", valuesFile, name))
+		if setting.value == nil || !*setting.value {
+			problems = append(problems, fmt.Sprintf("%s: prometheus.prometheusSpec.%s must be true: the base relies on the release label", valuesFile, setting.name))
 		}
 	}
 	if !slices.Contains(spec.EnableFeatures, "exemplar-storage") {

@@ -131,6 +131,9 @@ func shutdownProblems(e env) []string {
 		return []string{err.Error()}
 	}
 	pod := deployment.Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		return []string{fmt.Sprintf("Deployment service has %d containers, expected the service's one", len(pod.Containers))}
+	}
 	container := pod.Containers[0]
 	var problems []string
 	add := func(format string, args ...any) {
@@ -183,6 +186,9 @@ func collectorProblems(t *testing.T, e env) []string {
 	deployment, err := find[*appsv1.Deployment](e.objects, "Deployment", "otel-collector")
 	if err != nil {
 		return []string{err.Error()}
+	}
+	if len(deployment.Spec.Template.Spec.Containers) != 1 {
+		return []string{fmt.Sprintf("Deployment otel-collector has %d containers, expected the Collector's one", len(deployment.Spec.Template.Spec.Containers))}
 	}
 	container := deployment.Spec.Template.Spec.Containers[0]
 	text := readFile(t, filepath.Join(e.root, "otel-collector/config.yaml"))
