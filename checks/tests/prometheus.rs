@@ -93,6 +93,13 @@ fn rules_match_the_contract() {
     assert_eq!(str_at(&service, "expr"), Some(r#"up{job="service"} == 0"#));
     assert_eq!(str_at(&service, "for"), Some("1m"));
     assert_eq!(service["labels"]["severity"], "critical");
+    let absent = rule("ServiceNotDiscovered");
+    assert_eq!(
+        str_at(&absent, "expr"),
+        Some(r#"absent(up{job="service"})"#)
+    );
+    assert_eq!(str_at(&absent, "for"), Some("1m"));
+    assert_eq!(absent["labels"]["severity"], "critical");
     let node = rule("NodeExporterDown");
     assert_eq!(str_at(&node, "expr"), Some(r#"up{job="node"} == 0"#));
     assert_eq!(str_at(&node, "for"), Some("1m"));
@@ -232,6 +239,9 @@ const REQUIRED: &[(&str, &str)] = &[
     ("ServiceDown", "fires after 1m down"),
     ("ServiceDown", "not before"),
     ("ServiceDown", "resolves"),
+    ("ServiceNotDiscovered", "fires after 1m without a target"),
+    ("ServiceNotDiscovered", "not before"),
+    ("ServiceNotDiscovered", "resolves"),
     ("NodeExporterDown", "fires after 1m down"),
     ("NodeExporterDown", "not before"),
     ("NodeExporterDown", "resolves"),
@@ -346,6 +356,11 @@ fn weakened_rules_make_the_unit_tests_fail() {
             r#"up{job="service"} == 0"#,
             r#"up{job="service"} == 1"#,
             "ServiceDown fires",
+        ),
+        (
+            r#"absent(up{job="service"})"#,
+            r#"absent(up{job="services"})"#,
+            "ServiceNotDiscovered fires after 1m without a target, not before",
         ),
         (
             r#"up{job="node"} == 0"#,
