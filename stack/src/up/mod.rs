@@ -29,6 +29,7 @@ pub mod grafana;
 pub mod locate;
 pub mod lock;
 pub mod packages;
+pub mod port_error;
 pub mod ports;
 pub mod process;
 pub mod prometheus_config;

@@ -6,9 +6,10 @@
 //! could be taken by another process before the component binds it.
 
 use std::collections::BTreeMap;
-use std::io::ErrorKind;
+
 use std::net::{IpAddr, SocketAddr, TcpListener};
 
+pub use super::port_error::PortError;
 use crate::cli::UpArgs;
 
 /// One of the service instances `stack up --replicas N` starts, numbered
@@ -106,7 +107,7 @@ impl Role {
         }
     }
 
-    fn flag(self) -> &'static str {
+    pub(super) fn flag(self) -> &'static str {
         match self {
             Role::Service(_) => "--service-port",
             Role::Inbox => "--inbox-port",
@@ -145,84 +146,6 @@ impl Role {
         Role::CollectorHealth,
         Role::TempoHttp,
     ];
-}
-
-/// A chosen port cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum PortError {
-    #[error(
-        "port {port} ({flag}) on {ip} is already in use: stop what holds it (another \
-         `stack up`? `ss -ltnp 'sport = :{port}'` names the process){hint}, or pass {flag} <PORT> \
-         (0 = any free port)"
-    )]
-    InUse {
-        ip: IpAddr,
-        port: u16,
-        flag: &'static str,
-        /// For the ports Debian's packages take: how to stop their services.
-        hint: &'static str,
-    },
-    #[error(
-        "cannot listen on {ip}: it is not an address of this host ({source}); \
-         pass --bind / STACK_BIND with one of its addresses (see `ip -brief address`), e.g. 127.0.0.1"
-    )]
-    NotLocal { ip: IpAddr, source: std::io::Error },
-    #[error(
-        "port {port} ({flag}) on {ip}: ports below 1024 need root (or CAP_NET_BIND_SERVICE); \
-         pass {flag} with a port from 1024 up (0 = any free port)"
-    )]
-    Privileged {
-        ip: IpAddr,
-        port: u16,
-        flag: &'static str,
-    },
-    #[error("cannot listen on {ip} port {port} ({flag}, 0 = any free port): {source}")]
-    Other {
-        ip: IpAddr,
-        port: u16,
-        flag: &'static str,
-        source: std::io::Error,
-    },
-}
-
-impl PortError {
-    fn from_bind(ip: IpAddr, port: u16, role: Role, source: std::io::Error) -> Self {
-        let flag = role.flag();
-        match source.kind() {
-            ErrorKind::AddrInUse => PortError::InUse {
-                ip,
-                port,
-                flag,
-                hint: debian_unit_hint(role),
-            },
-            ErrorKind::AddrNotAvailable => PortError::NotLocal { ip, source },
-            ErrorKind::PermissionDenied if (1..1024).contains(&port) => {
-                PortError::Privileged { ip, port, flag }
-            }
-            _ => PortError::Other {
-                ip,
-                port,
-                flag,
-                source,
-            },
-        }
-    }
-}
-
-/// How to stop the system service a Debian package starts on a role's port.
-fn debian_unit_hint(role: Role) -> &'static str {
-    match role {
-        Role::Prometheus => {
-            "; Debian's package runs one: `sudo systemctl disable --now prometheus`"
-        }
-        Role::NodeExporter => {
-            "; Debian's package runs one: `sudo systemctl disable --now prometheus-node-exporter`"
-        }
-        Role::Alertmanager => {
-            "; Debian's package runs one: `sudo systemctl disable --now prometheus-alertmanager`"
-        }
-        _ => "",
-    }
 }
 
 /// The ports of the components that will run.
@@ -348,6 +271,7 @@ mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
     use clap::Parser as _;
+    use std::io::ErrorKind;
 
     pub(super) fn args(extra: &[&str]) -> UpArgs {
         let mut argv = vec!["stack", "up"];
