@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 
 use clap::{Args, Parser, Subcommand};
+use cli_values::{duration, socket_addr, whole_number};
 
 use crate::history::RECORD_OVERHEAD;
 use crate::listing::LIST_MAX_BYTES;
@@ -32,7 +33,7 @@ pub struct Cli {
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the log line
     /// `listening on ADDR` tells which).
-    #[arg(long, env = "INBOX_LISTEN", default_value = DEFAULT_LISTEN)]
+    #[arg(long, env = "INBOX_LISTEN", default_value = DEFAULT_LISTEN, value_parser = socket_addr)]
     pub listen: SocketAddr,
 
     /// Bearer token that senders must present (`Authorization: Bearer TOKEN`).
@@ -43,7 +44,7 @@ pub struct ServeArgs {
     /// How many notifications to keep at most (1 to 10000); the oldest are
     /// dropped first.
     #[arg(long, env = "INBOX_HISTORY", default_value_t = 200,
-          value_parser = clap::value_parser!(u32).range(1..=MAX_HISTORY))]
+          value_parser = whole_number(1..=MAX_HISTORY, "200"))]
     pub history: u32,
 
     /// Most memory the kept notifications may take, counted as the compact
@@ -72,19 +73,13 @@ pub struct ServeArgs {
 
     /// Most client connections open at once (never more than `ulimit -n`
     /// allows); at the limit a new connection replaces the oldest idle one.
-    #[arg(long, env = "INBOX_MAX_CONNECTIONS", default_value_t = 256)]
+    #[arg(long, env = "INBOX_MAX_CONNECTIONS", default_value_t = 256,
+          value_parser = whole_number(1usize..=1_000_000, "256"))]
     pub max_connections: usize,
 }
 
-/// Parses a duration setting with humantime, saying what a duration looks
-/// like when the value is not one (humantime alone says `expected number at 0`).
-fn duration(text: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|_| format!("expected a duration such as 500ms, 10s, 4m or 1h30m, got {text:?}"))
-}
-
 /// Most notifications `--history` may keep.
-pub const MAX_HISTORY: i64 = 10_000;
+pub const MAX_HISTORY: u32 = 10_000;
 
 /// Accepted `--max-body`. The top keeps one notification within a listing
 /// page ([`LIST_MAX_BYTES`]) and the parse of one body (up to about 30 times
@@ -196,6 +191,21 @@ mod tests {
         Cli::try_parse_from(argv).map(|cli| cli.serve)
     }
 
+    #[test]
+    fn bad_values_name_the_setting_the_form_and_an_example() {
+        for (flag, value) in [
+            ("--listen", "localhost"),
+            ("--history", "0"),
+            ("--max-connections", "many"),
+            ("--header-timeout", "5"),
+        ] {
+            let text = serve_args(&[flag, value]).expect_err(value).to_string();
+            assert!(text.contains(flag), "{text}");
+            assert!(text.contains("such as "), "{text}");
+            assert!(text.contains(&format!("got {value:?}")), "{text}");
+        }
+    }
+
     fn limits(extra: &[&str]) -> Result<Limits, LimitsError> {
         serve_args(extra).expect("parses").limits()
     }
@@ -204,7 +214,7 @@ mod tests {
     fn history_is_capped() {
         assert!(serve_args(&["--history", "10000"]).is_ok());
         let error = serve_args(&["--history", "10001"]).expect_err("above the cap");
-        assert!(error.to_string().contains("1..=10000"), "{error}");
+        assert!(error.to_string().contains("from 1 to 10000"), "{error}");
     }
 
     #[test]

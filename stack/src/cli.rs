@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use cli_values::{decimal, duration, ip_addr, port, whole_number};
+
+use crate::load::{MAX_RATE, MIN_RATE};
 
 /// Run this repository's monitoring stack natively and drive traffic at it.
 #[derive(Debug, Parser)]
@@ -41,53 +44,53 @@ pub struct UpArgs {
     pub repo_dir: Option<PathBuf>,
 
     /// Address every component listens on.
-    #[arg(long, env = "STACK_BIND", default_value = "127.0.0.1")]
+    #[arg(long, env = "STACK_BIND", default_value = "127.0.0.1", value_parser = ip_addr)]
     pub bind: std::net::IpAddr,
 
     /// How many service instances to run (1 to 16). Prometheus finds them
     /// through a targets file `stack up` keeps; `stack load --url` takes
     /// each instance's URL to spread traffic.
     #[arg(long, env = "STACK_REPLICAS", default_value_t = 1,
-          value_parser = clap::value_parser!(u8).range(1..=16))]
+          value_parser = whole_number(1u8..=16, "3"))]
     pub replicas: u8,
 
     /// Port of the service (the instrumented app); Prometheus scrapes it;
     /// 0 = any free port (as for every port flag). Further replicas take
     /// the next ports (or free ports with 0).
-    #[arg(long, env = "STACK_SERVICE_PORT", default_value_t = 5000)]
+    #[arg(long, env = "STACK_SERVICE_PORT", default_value_t = 5000, value_parser = port)]
     pub service_port: u16,
     /// Port of the notification inbox; Alertmanager posts to it.
-    #[arg(long, env = "STACK_INBOX_PORT", default_value_t = 5080)]
+    #[arg(long, env = "STACK_INBOX_PORT", default_value_t = 5080, value_parser = port)]
     pub inbox_port: u16,
     /// Port of node_exporter (host CPU metrics for HostHighCpuUsage).
-    #[arg(long, env = "STACK_NODE_EXPORTER_PORT", default_value_t = 9100)]
+    #[arg(long, env = "STACK_NODE_EXPORTER_PORT", default_value_t = 9100, value_parser = port)]
     pub node_exporter_port: u16,
     /// Port of Prometheus (web UI and API).
-    #[arg(long, env = "STACK_PROMETHEUS_PORT", default_value_t = 9090)]
+    #[arg(long, env = "STACK_PROMETHEUS_PORT", default_value_t = 9090, value_parser = port)]
     pub prometheus_port: u16,
     /// Port of Alertmanager (web UI and API).
-    #[arg(long, env = "STACK_ALERTMANAGER_PORT", default_value_t = 9093)]
+    #[arg(long, env = "STACK_ALERTMANAGER_PORT", default_value_t = 9093, value_parser = port)]
     pub alertmanager_port: u16,
     /// Used only when a Grafana binary is on PATH.
-    #[arg(long, env = "STACK_GRAFANA_PORT", default_value_t = 3000)]
+    #[arg(long, env = "STACK_GRAFANA_PORT", default_value_t = 3000, value_parser = port)]
     pub grafana_port: u16,
     /// Tempo's HTTP API (trace lookup and search).
-    #[arg(long, env = "STACK_TEMPO_PORT", default_value_t = 3200)]
+    #[arg(long, env = "STACK_TEMPO_PORT", default_value_t = 3200, value_parser = port)]
     pub tempo_port: u16,
     /// OTLP gRPC port of the Collector (the service sends its spans there).
-    #[arg(long, env = "STACK_OTLP_GRPC_PORT", default_value_t = 4317)]
+    #[arg(long, env = "STACK_OTLP_GRPC_PORT", default_value_t = 4317, value_parser = port)]
     pub otlp_grpc_port: u16,
     /// OTLP HTTP port of the Collector.
-    #[arg(long, env = "STACK_OTLP_HTTP_PORT", default_value_t = 4318)]
+    #[arg(long, env = "STACK_OTLP_HTTP_PORT", default_value_t = 4318, value_parser = port)]
     pub otlp_http_port: u16,
     /// The Collector's own metrics port.
-    #[arg(long, env = "STACK_COLLECTOR_METRICS_PORT", default_value_t = 8888)]
+    #[arg(long, env = "STACK_COLLECTOR_METRICS_PORT", default_value_t = 8888, value_parser = port)]
     pub collector_metrics_port: u16,
     /// The Collector's span-metrics Prometheus exporter port.
-    #[arg(long, env = "STACK_SPANMETRICS_PORT", default_value_t = 8889)]
+    #[arg(long, env = "STACK_SPANMETRICS_PORT", default_value_t = 8889, value_parser = port)]
     pub spanmetrics_port: u16,
     /// The Collector's health_check extension port.
-    #[arg(long, env = "STACK_COLLECTOR_HEALTH_PORT", default_value_t = 13133)]
+    #[arg(long, env = "STACK_COLLECTOR_HEALTH_PORT", default_value_t = 13133, value_parser = port)]
     pub collector_health_port: u16,
 
     /// Override Prometheus's global scrape_interval (e.g. `1s` for tests);
@@ -192,13 +195,14 @@ pub struct LoadArgs {
 
     /// Open-loop mode: start this many requests per second, whatever the
     /// latency (0.001 to 1000000).
-    #[arg(long, env = "STACK_LOAD_RATE", conflicts_with = "concurrency")]
+    #[arg(long, env = "STACK_LOAD_RATE", conflicts_with = "concurrency",
+          value_parser = decimal(MIN_RATE..=MAX_RATE, "50 or 2.5"))]
     pub rate: Option<f64>,
 
     /// Closed-loop mode: keep this many requests in flight (default 8; with
     /// `--cpu`, the number of online cores, at most the service's limit on
     /// concurrent CPU burns, which it names in its answers).
-    #[arg(long, env = "STACK_LOAD_CONCURRENCY")]
+    #[arg(long, env = "STACK_LOAD_CONCURRENCY", value_parser = whole_number(1usize..=100_000, "8"))]
     pub concurrency: Option<usize>,
 
     /// Stop after this long (e.g. `30s`, `4m`). Default 10s (4m with `--cpu`).
@@ -207,7 +211,8 @@ pub struct LoadArgs {
     pub duration: Option<Duration>,
 
     /// Stop after exactly this many requests.
-    #[arg(long, short = 'n', env = "STACK_LOAD_REQUESTS")]
+    #[arg(long, short = 'n', env = "STACK_LOAD_REQUESTS",
+          value_parser = whole_number(1u64..=1_000_000_000_000, "1000"))]
     pub requests: Option<u64>,
 
     /// A route to hit, `[METHOD] PATH` (e.g. `/api/items`, `POST /api/items`);
@@ -224,7 +229,8 @@ pub struct LoadArgs {
     pub cpu: bool,
 
     /// Milliseconds of CPU each drill request burns (service maximum 10000).
-    #[arg(long, env = "STACK_LOAD_CPU_MS", default_value_t = 1000)]
+    #[arg(long, env = "STACK_LOAD_CPU_MS", default_value_t = 1000,
+          value_parser = whole_number(1u32..=10_000, "1000"))]
     pub cpu_ms: u32,
 
     /// Per-request timeout.
@@ -234,13 +240,6 @@ pub struct LoadArgs {
     /// Print the summary as one JSON object on stdout (for scripts and tests).
     #[arg(long)]
     pub json: bool,
-}
-
-/// Parses a duration flag with humantime, saying what a duration looks like
-/// when the value is not one (humantime alone says `expected number at 0`).
-pub fn duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|_| format!("expected a duration such as 500ms, 10s, 4m or 1h30m, got {text:?}"))
 }
 
 #[cfg(test)]

@@ -67,9 +67,6 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
 fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
     let cores = online_cpus();
     let routes = if args.cpu {
-        if args.cpu_ms == 0 || args.cpu_ms > 10_000 {
-            bail!("--cpu-ms must be 1..=10000 (the service's /api/cpu limit)");
-        }
         mix::cpu_drill(args.cpu_ms)
     } else if args.routes.is_empty() {
         mix::default_mix()
@@ -80,20 +77,13 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
             .collect::<Result<_, _>>()?
     };
     let limit = match (args.requests, args.duration) {
-        (Some(0), _) => bail!("--requests must be at least 1"),
         (Some(n), _) => Limit::Requests(n),
         (None, Some(d)) => Limit::Duration(d),
         (None, None) if args.cpu => Limit::Duration(Duration::from_secs(240)),
         (None, None) => Limit::Duration(Duration::from_secs(10)),
     };
     let pace = match (args.rate, args.concurrency) {
-        (Some(rate), _) if !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate)) => {
-            bail!(
-                "--rate must be between {MIN_RATE} and {MAX_RATE} requests per second, got {rate}"
-            )
-        }
         (Some(rate), _) => Pace::Rate(rate),
-        (None, Some(0)) => bail!("--concurrency must be at least 1"),
         // One burn per online core; `execute` caps it at the service's own
         // limit, which only the service knows.
         (None, requested) if args.cpu => Pace::Concurrency(requested.unwrap_or(cores)),
@@ -242,7 +232,7 @@ mod tests {
             let flag = format!("--rate={rate}");
             let error = plan_of(&[&flag]).err().expect(rate).to_string();
             assert!(
-                error.contains("between 0.001 and 1000000"),
+                error.contains("expected a number from 0.001 to 1000000 such as 50 or 2.5"),
                 "{rate}: {error}"
             );
         }
