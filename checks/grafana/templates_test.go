@@ -16,7 +16,7 @@ const (
 	wantFiringMessage = "Firing:\n" +
 		"- HostHighCpuUsage on node-exporter:9100 (severity warning) since 2026-11-25 13:04:15 UTC\n" +
 		"  HostHighCpuUsage is firing on node-exporter:9100\n" +
-		"  Runbook: docs/runbook.md#hosthighcpuusage\n"
+		"  Runbook: http://localhost:5080/runbook#hosthighcpuusage\n"
 	wantResolvedTitle   = "[RESOLVED] HostHighCpuUsage "
 	wantResolvedMessage = "Resolved:\n" +
 		"- HostHighCpuUsage on node-exporter:9100 at 2026-11-25 13:09:00 UTC (started 13:04:15)\n"

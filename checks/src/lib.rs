@@ -20,6 +20,7 @@ pub mod files;
 pub mod grafana;
 pub mod ports;
 pub mod promql;
+pub mod scaling;
 pub mod tool;
 pub mod versions;
 

@@ -2,7 +2,10 @@
 //! the program and role that dialer needs, according to the files that
 //! configure the program.
 //!
-//! Compose service names are the hosts. Each dialer has an expected target,
+//! Compose service names are the hosts. A Prometheus job that finds its
+//! targets through DNS (`dns_sd_configs`) dials `name:port` for each name,
+//! so a discovery name that is no compose service, or the wrong port, is
+//! caught like a static target. Each dialer has an expected target,
 //! a compose service and a role (Prometheus job `spanmetrics` must reach the
 //! Collector's `prometheus-exporter` port, the Tempo data source Tempo's
 //! `http` port, the Collector's `otlp/tempo` exporter Tempo's `otlp-grpc`
@@ -25,7 +28,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::compose::{container_ports, environment, services};
-use crate::files::{array_at, list, load_yaml, load_yaml_with_env_defaults, str_at};
+use crate::files::{array_at, list, load_yaml, load_yaml_with_env_defaults, read, str_at};
 use crate::{CheckError, Problem, collector};
 
 /// `(host, port)` of a URL such as `http://inbox:5080/api/notifications`
@@ -58,6 +61,8 @@ pub struct Wiring {
     pub datasources: Vec<(String, Value)>,
     /// `(file name, document)` of `grafana/provisioning/alerting/*.yaml`.
     pub alerting: Vec<(String, Value)>,
+    /// The text of `entrypoint/nginx.conf` (the service's entry point under compose).
+    pub entrypoint: String,
 }
 
 impl Wiring {
@@ -80,6 +85,7 @@ impl Wiring {
             tempo: load_yaml_with_env_defaults(&root.join("tempo/tempo.yaml"))?,
             datasources: named("grafana/provisioning/datasources")?,
             alerting: named("grafana/provisioning/alerting")?,
+            entrypoint: read(&root.join("entrypoint/nginx.conf"))?,
         })
     }
 
@@ -126,6 +132,14 @@ impl Wiring {
                 "otlp-grpc",
                 port,
                 "tempo/tempo.yaml distributor otlp grpc".into(),
+            );
+        }
+        for port in nginx_listen_ports(&self.entrypoint) {
+            add(
+                "entrypoint",
+                "http",
+                port,
+                "entrypoint/nginx.conf listen".into(),
             );
         }
         let services = services(&self.compose);
@@ -195,6 +209,16 @@ impl Wiring {
                     dials.push(Dial::new(
                         format!("prometheus.yml job {name}"),
                         target,
+                        expect.clone(),
+                    ));
+                }
+            }
+            for sd in array_at(job, "dns_sd_configs") {
+                let port = sd.get("port").and_then(Value::as_u64).unwrap_or(0);
+                for dns_name in array_at(sd, "names").iter().filter_map(Value::as_str) {
+                    dials.push(Dial::new(
+                        format!("prometheus.yml job {name} dns_sd_configs"),
+                        format!("{dns_name}:{port}"),
                         expect.clone(),
                     ));
                 }
@@ -274,6 +298,13 @@ impl Wiring {
                     ));
                 }
             }
+        }
+        for upstream in nginx_upstreams(&self.entrypoint) {
+            dials.push(Dial::new(
+                "entrypoint/nginx.conf proxy_pass",
+                upstream,
+                Some(Target::exact("service", "http")),
+            ));
         }
         for (name, service) in services(&self.compose) {
             let env = environment(service);
@@ -388,6 +419,47 @@ impl Wiring {
         }
         problems
     }
+}
+
+/// The arguments of every `NAME ARG;` directive of an nginx config, comments
+/// dropped (enough for the flat config of `entrypoint/nginx.conf`).
+fn nginx_directives<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .map(|rest| rest.trim().trim_end_matches(';').trim())
+        .collect()
+}
+
+/// Ports of nginx's `listen` directives (`listen 5000;`, `listen 0.0.0.0:5000;`).
+fn nginx_listen_ports(text: &str) -> Vec<u16> {
+    nginx_directives(text, "listen")
+        .into_iter()
+        .filter_map(|arg| {
+            let address = arg.split_whitespace().next()?;
+            address.rsplit(':').next()?.parse().ok()
+        })
+        .collect()
+}
+
+/// `proxy_pass` URLs with the variables nginx's `set $name value;` gives
+/// them filled in (`http://$replicas` -> `http://service:5000`).
+fn nginx_upstreams(text: &str) -> Vec<String> {
+    let variables: Vec<(String, String)> = nginx_directives(text, "set")
+        .into_iter()
+        .filter_map(|arg| {
+            let (name, value) = arg.split_once(char::is_whitespace)?;
+            Some((name.to_owned(), value.trim().to_owned()))
+        })
+        .collect();
+    nginx_directives(text, "proxy_pass")
+        .into_iter()
+        .map(|url| {
+            variables.iter().fold(url.to_owned(), |url, (name, value)| {
+                url.replace(name, value)
+            })
+        })
+        .collect()
 }
 
 /// A port a compose service listens on.

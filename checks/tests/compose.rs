@@ -77,6 +77,7 @@ fn every_mounted_file_and_dockerfile_exists() {
         "/etc/grafana/provisioning/datasources",
         "/etc/grafana/provisioning/dashboards",
         "/etc/grafana/dashboards",
+        "/etc/nginx/nginx.conf",
     ] {
         assert!(
             targets.contains(needed),
@@ -157,6 +158,7 @@ fn every_expected_service_exists_with_healthchecks_and_conditions() {
     let services = services(&compose);
     let expected = [
         "service",
+        "entrypoint",
         "otel-collector",
         "tempo",
         "prometheus",
@@ -334,14 +336,16 @@ fn prometheus_starts_without_a_working_node_exporter() {
     );
 }
 
+/// The service is reached through its entry point (it publishes nothing
+/// itself, so it can run as replicas: `scaling.rs`).
 #[test]
-fn only_the_service_and_grafana_are_public_by_default() {
+fn only_the_service_entry_point_and_grafana_are_public_by_default() {
     let compose = main_compose();
     for (name, service) in services(&compose) {
         for port in port_mappings(service) {
             let public = matches!(port.host_ip.as_deref(), None | Some("0.0.0.0"));
             match name.as_str() {
-                "service" | "grafana" => assert!(public, "{name} must be published"),
+                "entrypoint" | "grafana" => assert!(public, "{name} must be published"),
                 _ => {
                     assert_eq!(
                         port.host_ip.as_deref(),
@@ -364,7 +368,8 @@ fn only_the_service_and_grafana_are_public_by_default() {
             .filter_map(|p| p.published)
             .collect()
     };
-    assert_eq!(published("service"), vec![5000]);
+    assert_eq!(published("entrypoint"), vec![5000]);
+    assert_eq!(published("service"), Vec::<u16>::new());
     assert_eq!(published("grafana"), vec![3000]);
     assert_eq!(published("prometheus"), vec![9090]);
     assert_eq!(published("node-exporter"), vec![9100]);

@@ -20,6 +20,8 @@ fn config_files_start_with_a_two_line_header() {
         "grafana/provisioning/dashboards",
         "grafana/provisioning/alerting",
         "grafana/optional/alerting",
+        "deploy/kubernetes",
+        "deploy/kubernetes/generated",
         ".",
     ] {
         files.extend(list(&root.join(dir), &[".yml", ".yaml"]).unwrap_or_else(|e| panic!("{e}")));
@@ -29,6 +31,7 @@ fn config_files_start_with_a_two_line_header() {
         "inbox/Dockerfile",
         ".dockerignore",
         ".env.example",
+        "entrypoint/nginx.conf",
     ] {
         files.push(root.join(extra));
     }

@@ -16,8 +16,7 @@ fn ports_agree_across_compose_prometheus_collector_alertmanager_grafana() {
 #[test]
 fn a_mismatched_port_is_caught() {
     let mut wiring = Wiring::load(&repo_root()).unwrap_or_else(|e| panic!("{e}"));
-    wiring.prometheus["scrape_configs"][0]["static_configs"][0]["targets"][0] =
-        "service:5001".into();
+    wiring.prometheus["scrape_configs"][0]["dns_sd_configs"][0]["port"] = 5001.into();
     wiring.alertmanager["receivers"][0]["webhook_configs"][0]["url"] =
         "http://inbox:5081/api/notifications".into();
     wiring.collector["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] = "0.0.0.0:4319".into();
@@ -71,6 +70,16 @@ fn a_port_of_the_wrong_role_is_caught() {
             "datasource prometheus",
         ),
         (
+            "the entry point proxying to the service's metrics-less port",
+            |w| w.entrypoint = w.entrypoint.replace("service:5000", "service:5080"),
+            "entrypoint/nginx.conf proxy_pass",
+        ),
+        (
+            "the entry point proxying to another compose service",
+            |w| w.entrypoint = w.entrypoint.replace("service:5000", "inbox:5080"),
+            "entrypoint/nginx.conf proxy_pass",
+        ),
+        (
             "a scrape job this check knows nothing about",
             |w| w.prometheus["scrape_configs"][0]["job_name"] = "svc".into(),
             "prometheus.yml job svc",
@@ -90,16 +99,15 @@ fn a_port_of_the_wrong_role_is_caught() {
 #[test]
 fn contract_ports() {
     let wiring = Wiring::load(&repo_root()).unwrap_or_else(|e| panic!("{e}"));
-    let targets: Vec<(String, u16)> = wiring.prometheus["scrape_configs"]
-        .as_array()
+    // Static targets and discovery names alike (`prometheus.yml job NAME[ dns_sd_configs]`).
+    let targets: Vec<(String, u16)> = wiring
+        .dials()
         .into_iter()
-        .flatten()
-        .map(|job| {
-            let target = job["static_configs"][0]["targets"][0]
-                .as_str()
-                .unwrap_or("");
-            let (_, port) = host_port(target).unwrap_or_default();
-            (job["job_name"].as_str().unwrap_or("").to_owned(), port)
+        .filter_map(|dial| {
+            let job = dial.who.strip_prefix("prometheus.yml job ")?;
+            let job = job.split(' ').next().unwrap_or(job);
+            let (_, port) = host_port(&dial.address)?;
+            Some((job.to_owned(), port))
         })
         .collect();
     let expected = [

@@ -93,6 +93,13 @@ fn rules_match_the_contract() {
     assert_eq!(str_at(&service, "expr"), Some(r#"up{job="service"} == 0"#));
     assert_eq!(str_at(&service, "for"), Some("1m"));
     assert_eq!(service["labels"]["severity"], "critical");
+    let absent = rule("ServiceNotDiscovered");
+    assert_eq!(
+        str_at(&absent, "expr"),
+        Some(r#"absent(up{job="service"})"#)
+    );
+    assert_eq!(str_at(&absent, "for"), Some("1m"));
+    assert_eq!(absent["labels"]["severity"], "critical");
     let node = rule("NodeExporterDown");
     assert_eq!(str_at(&node, "expr"), Some(r#"up{job="node"} == 0"#));
     assert_eq!(str_at(&node, "for"), Some("1m"));
@@ -110,9 +117,24 @@ fn slug(heading: &str) -> String {
         .collect()
 }
 
+/// The runbook's base URL, written once in prometheus.yml's external labels.
+fn runbook_base() -> String {
+    let config =
+        load_yaml(&repo_root().join("prometheus/prometheus.yml")).unwrap_or_else(|e| panic!("{e}"));
+    str_at(&config["global"]["external_labels"], "runbook_base")
+        .unwrap_or_else(|| panic!("prometheus.yml has no external label runbook_base"))
+        .to_owned()
+}
+
 #[test]
 fn every_rule_has_summary_description_and_a_runbook_anchor_that_exists() {
     let root = repo_root();
+    let text = read(&root.join("docs/runbook.md")).unwrap_or_else(|e| panic!("{e}"));
+    let anchors: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(slug)
+        .collect();
     for rule in rules() {
         let name = str_at(&rule, "alert").unwrap_or("?");
         let annotations = &rule["annotations"];
@@ -124,20 +146,53 @@ fn every_rule_has_summary_description_and_a_runbook_anchor_that_exists() {
             "{name} has no severity"
         );
         let url = str_at(annotations, "runbook_url").unwrap_or("");
-        let (file, anchor) = url
-            .split_once('#')
-            .unwrap_or_else(|| panic!("{name}: runbook_url {url} has no #anchor"));
-        let text = read(&root.join(file)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let anchors: Vec<String> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("## "))
-            .map(slug)
-            .collect();
+        let anchor = url
+            .strip_prefix("{{ $externalLabels.runbook_base }}#")
+            .unwrap_or_else(|| {
+                panic!("{name}: runbook_url {url} must be {{{{ $externalLabels.runbook_base }}}}#<anchor>")
+            });
         assert!(
             anchors.iter().any(|a| a == anchor),
-            "{name}: no heading for #{anchor} in {file} ({anchors:?})"
+            "{name}: no heading for #{anchor} in docs/runbook.md ({anchors:?})"
         );
     }
+}
+
+/// The runbook base is one fact: prometheus.yml's external label, which the
+/// rule unit tests, Grafana's relay rule and nothing sent to Alertmanager repeat.
+#[test]
+fn the_runbook_base_is_written_once_and_never_sent_as_a_label() {
+    let base = runbook_base();
+    assert!(base.starts_with("http"), "{base}");
+    let config =
+        load_yaml(&repo_root().join("prometheus/prometheus.yml")).unwrap_or_else(|e| panic!("{e}"));
+    let drops = array_at(&config["alerting"], "alert_relabel_configs")
+        .iter()
+        .any(|r| {
+            str_at(r, "action") == Some("labeldrop") && str_at(r, "regex") == Some("runbook_base")
+        });
+    assert!(
+        drops,
+        "alerts sent to Alertmanager must not carry runbook_base"
+    );
+    for file in test_files() {
+        let tests = load_yaml(&file).unwrap_or_else(|e| panic!("{e}"));
+        for group in array_at(&tests, "tests") {
+            assert_eq!(
+                str_at(&group["external_labels"], "runbook_base"),
+                Some(base.as_str()),
+                "{}: test group {:?}",
+                file.display(),
+                str_at(group, "name")
+            );
+        }
+    }
+    let relay = read(&repo_root().join("grafana/provisioning/alerting/rules.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        relay.contains(&format!("runbook_url: '{base}#")),
+        "Grafana's relay rule links the runbook at another base than {base}"
+    );
 }
 
 /// A unit-test group of prometheus/tests, simplified.
@@ -184,6 +239,9 @@ const REQUIRED: &[(&str, &str)] = &[
     ("ServiceDown", "fires after 1m down"),
     ("ServiceDown", "not before"),
     ("ServiceDown", "resolves"),
+    ("ServiceNotDiscovered", "fires after 1m without a target"),
+    ("ServiceNotDiscovered", "not before"),
+    ("ServiceNotDiscovered", "resolves"),
     ("NodeExporterDown", "fires after 1m down"),
     ("NodeExporterDown", "not before"),
     ("NodeExporterDown", "resolves"),
@@ -302,6 +360,11 @@ fn weakened_rules_make_the_unit_tests_fail() {
             r#"up{job="service"} == 0"#,
             r#"up{job="service"} == 1"#,
             "ServiceDown fires",
+        ),
+        (
+            r#"absent(up{job="service"})"#,
+            r#"absent(up{job="services"})"#,
+            "ServiceNotDiscovered fires after 1m without a target, not before",
         ),
         (
             r#"up{job="node"} == 0"#,

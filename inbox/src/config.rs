@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 
 use clap::{Args, Parser, Subcommand};
+use cli_values::{duration, socket_addr, whole_number};
 
 use crate::history::RECORD_OVERHEAD;
 use crate::listing::LIST_MAX_BYTES;
@@ -32,7 +33,7 @@ pub struct Cli {
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the log line
     /// `listening on ADDR` tells which).
-    #[arg(long, env = "INBOX_LISTEN", default_value = DEFAULT_LISTEN)]
+    #[arg(long, env = "INBOX_LISTEN", default_value = DEFAULT_LISTEN, value_parser = socket_addr)]
     pub listen: SocketAddr,
 
     /// Bearer token that senders must present (`Authorization: Bearer TOKEN`).
@@ -43,7 +44,7 @@ pub struct ServeArgs {
     /// How many notifications to keep at most (1 to 10000); the oldest are
     /// dropped first.
     #[arg(long, env = "INBOX_HISTORY", default_value_t = 200,
-          value_parser = clap::value_parser!(u32).range(1..=MAX_HISTORY))]
+          value_parser = whole_number(1..=MAX_HISTORY, "200"))]
     pub history: u32,
 
     /// Most memory the kept notifications may take, counted as the compact
@@ -61,23 +62,24 @@ pub struct ServeArgs {
     /// Time for a request's headers to arrive, and longest idle time of a
     /// keep-alive connection (e.g. `10s`).
     #[arg(long, env = "INBOX_HEADER_TIMEOUT", default_value = "10s",
-          value_parser = humantime::parse_duration)]
+          value_parser = duration)]
     pub header_timeout: std::time::Duration,
 
     /// Longest time for a whole request, body included (e.g. `30s`);
     /// slower ones get 408.
     #[arg(long, env = "INBOX_REQUEST_TIMEOUT", default_value = "30s",
-          value_parser = humantime::parse_duration)]
+          value_parser = duration)]
     pub request_timeout: std::time::Duration,
 
     /// Most client connections open at once (never more than `ulimit -n`
     /// allows); at the limit a new connection replaces the oldest idle one.
-    #[arg(long, env = "INBOX_MAX_CONNECTIONS", default_value_t = 256)]
+    #[arg(long, env = "INBOX_MAX_CONNECTIONS", default_value_t = 256,
+          value_parser = whole_number(1usize..=1_000_000, "256"))]
     pub max_connections: usize,
 }
 
 /// Most notifications `--history` may keep.
-pub const MAX_HISTORY: i64 = 10_000;
+pub const MAX_HISTORY: u32 = 10_000;
 
 /// Accepted `--max-body`. The top keeps one notification within a listing
 /// page ([`LIST_MAX_BYTES`]) and the parse of one body (up to about 30 times
@@ -189,6 +191,21 @@ mod tests {
         Cli::try_parse_from(argv).map(|cli| cli.serve)
     }
 
+    #[test]
+    fn bad_values_name_the_setting_the_form_and_an_example() {
+        for (flag, value) in [
+            ("--listen", "localhost"),
+            ("--history", "0"),
+            ("--max-connections", "many"),
+            ("--header-timeout", "5"),
+        ] {
+            let text = serve_args(&[flag, value]).expect_err(value).to_string();
+            assert!(text.contains(flag), "{text}");
+            assert!(text.contains("such as "), "{text}");
+            assert!(text.contains(&format!("got {value:?}")), "{text}");
+        }
+    }
+
     fn limits(extra: &[&str]) -> Result<Limits, LimitsError> {
         serve_args(extra).expect("parses").limits()
     }
@@ -197,7 +214,7 @@ mod tests {
     fn history_is_capped() {
         assert!(serve_args(&["--history", "10000"]).is_ok());
         let error = serve_args(&["--history", "10001"]).expect_err("above the cap");
-        assert!(error.to_string().contains("1..=10000"), "{error}");
+        assert!(error.to_string().contains("from 1 to 10000"), "{error}");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! keeps the latest ones in a history bounded in count and in bytes, logs one
 //! readable line per notification and shows them at `GET /` (HTML) and
 //! `GET /api/notifications` (JSON, newest first, a bounded page at a time).
+//! It also serves the alert runbook at `GET /runbook`, where the alerts'
+//! `runbook_url` annotations point.
 //! It runs as its own process, apart from the service it helps watch, so
 //! that "the service is down" can still be delivered.
 
@@ -16,6 +18,7 @@ pub mod listing;
 pub mod logline;
 pub mod payload;
 pub mod routes;
+pub mod runbook;
 pub mod size;
 pub mod summary;
 

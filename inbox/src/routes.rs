@@ -4,7 +4,8 @@
 //! |---|---|
 //! | `POST /api/notifications` | store a webhook payload (bearer token, body limit) |
 //! | `GET /api/notifications` | stored notifications as JSON, newest first, a bounded page at a time ([`listing`]) |
-//! | `GET /` | the newest ones as a small HTML page ([`html`]) |
+//! | `GET /` | the newest ones as a small HTML page ([`html`]): per alert its name, instance, severity, summary, description, runbook link, sender and status |
+//! | `GET /runbook` | docs/runbook.md as HTML, built in ([`runbook`]); each alert's section at `#<alert name in lower case>` |
 //! | `GET /healthz` | 200 `ok` while the process serves |
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use crate::html;
 use crate::listing::{self, ListQuery};
 use crate::logline;
 use crate::payload::{PayloadError, WebhookPayload};
+use crate::runbook;
 use crate::summary::Summary;
 
 /// What the handlers share.
@@ -65,6 +67,7 @@ pub fn app(token: Token, limits: Limits) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/api/notifications", get(list))
+        .route("/runbook", get(|| async { Html(runbook::page()) }))
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(write)
         .layer(DefaultBodyLimit::max(limits.max_body))

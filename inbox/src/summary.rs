@@ -7,7 +7,7 @@
 
 use std::mem::size_of;
 
-use crate::payload::{Alert, WebhookPayload};
+use crate::payload::{Alert, KeyValues, WebhookPayload};
 
 /// Most characters kept of any one text (name, status, summary, ...).
 pub const TEXT_CHARS: usize = 160;
@@ -17,7 +17,7 @@ pub const ALERTS_SHOWN: usize = 10;
 pub const NAMES_SHOWN: usize = 10;
 
 /// Marks clipped text.
-const ELLIPSIS: char = '…';
+pub const ELLIPSIS: char = '…';
 /// Bytes of one clipped text: each char up to 4 bytes, plus the ellipsis.
 const TEXT_MAX_BYTES: usize = TEXT_CHARS * 4 + ELLIPSIS.len_utf8();
 
@@ -36,20 +36,31 @@ pub struct Summary {
     pub alerts: Vec<AlertLine>,
 }
 
-/// One alert as the page shows it.
+/// One alert as the page shows it: every text the page's row shows of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertLine {
     pub name: String,
     pub status: String,
-    /// The `summary` annotation, else `description`, else empty.
-    pub summary: String,
     /// The `instance` label, else empty.
     pub instance: String,
+    /// The `severity` label, else empty.
+    pub severity: String,
+    /// The `summary` annotation, else empty.
+    pub summary: String,
+    /// The `description` annotation, else empty.
+    pub description: String,
+    /// The `runbook_url` annotation, else empty; a link only when absolute
+    /// http(s) (the page decides, see `html::link`).
+    pub runbook_url: String,
+    /// When it ended if resolved (`endsAt`), else when it started (`startsAt`):
+    /// a firing alert's `endsAt` is a placeholder or a guess.
+    pub at: String,
 }
 
 impl Summary {
     /// The most heap memory one summary holds.
-    pub const MAX_HEAP_BYTES: usize = (2 + NAMES_SHOWN + 4 * ALERTS_SHOWN) * TEXT_MAX_BYTES
+    pub const MAX_HEAP_BYTES: usize = (2 + NAMES_SHOWN + AlertLine::TEXTS * ALERTS_SHOWN)
+        * TEXT_MAX_BYTES
         + NAMES_SHOWN * size_of::<String>()
         + ALERTS_SHOWN * size_of::<AlertLine>();
 
@@ -96,24 +107,39 @@ impl Summary {
 }
 
 impl AlertLine {
+    /// How many texts one holds.
+    pub const TEXTS: usize = 8;
+
     fn of(alert: &Alert) -> Self {
-        let summary = alert
-            .annotations
-            .get("summary")
-            .or_else(|| alert.annotations.get("description"));
+        let text = |map: &KeyValues, key: &str| map.get(key).map_or_else(String::new, |t| clip(t));
+        let at = if alert.status == "resolved" {
+            &alert.ends_at
+        } else {
+            &alert.starts_at
+        };
         Self {
             name: clip(alert.name()),
             status: clip(&alert.status),
-            summary: summary.map_or_else(String::new, |text| clip(text)),
-            instance: alert
-                .labels
-                .get("instance")
-                .map_or_else(String::new, |text| clip(text)),
+            instance: text(&alert.labels, "instance"),
+            severity: text(&alert.labels, "severity"),
+            summary: text(&alert.annotations, "summary"),
+            description: text(&alert.annotations, "description"),
+            runbook_url: text(&alert.annotations, "runbook_url"),
+            at: clip(at),
         }
     }
 
-    fn texts(&self) -> [&String; 4] {
-        [&self.name, &self.status, &self.summary, &self.instance]
+    fn texts(&self) -> [&String; Self::TEXTS] {
+        [
+            &self.name,
+            &self.status,
+            &self.instance,
+            &self.severity,
+            &self.summary,
+            &self.description,
+            &self.runbook_url,
+            &self.at,
+        ]
     }
 }
 
@@ -135,10 +161,12 @@ fn clip(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// An alert with every text the summary keeps set to `text`.
     fn alert(name: &str, text: &str) -> String {
         format!(
-            r#"{{"status":"{text}","labels":{{"alertname":"{name}","instance":"{text}"}},
-                "annotations":{{"summary":"{text}","description":"unused"}}}}"#
+            r#"{{"status":"{text}","labels":{{"alertname":"{name}","instance":"{text}","severity":"{text}"}},
+                "annotations":{{"summary":"{text}","description":"{text}","runbook_url":"{text}"}},
+                "startsAt":"{text}","endsAt":"{text}"}}"#
         )
     }
 
@@ -166,6 +194,47 @@ mod tests {
         let few = Summary::of(&payload(&[alert("A", "x"), alert("A", "y")]));
         assert_eq!(few.names, ["A"]);
         assert!(!few.more_names);
+    }
+
+    #[test]
+    fn an_alert_keeps_each_text_the_page_shows() {
+        let body = r#"{"status":"firing","alerts":[
+            {"status":"resolved","labels":{"alertname":"PrometheusAlertFiring","prometheus_alertname":"ServiceDown",
+              "instance":"service:5000","severity":"critical"},
+             "annotations":{"summary":"S","description":"D","runbook_url":"http://x/runbook#servicedown"},
+             "startsAt":"2026-11-25T13:04:15Z","endsAt":"2026-11-25T13:09:00Z"},
+            {"status":"firing","labels":{},"annotations":{"description":"only D"},
+             "startsAt":"2026-11-25T13:04:15Z","endsAt":"0001-01-01T00:00:00Z"}]}"#;
+        let summary = Summary::of(&WebhookPayload::parse(body.as_bytes()).expect("payload"));
+        let resolved = &summary.alerts[0];
+        assert_eq!(
+            resolved.texts().map(String::as_str),
+            [
+                "ServiceDown",
+                "resolved",
+                "service:5000",
+                "critical",
+                "S",
+                "D",
+                "http://x/runbook#servicedown",
+                "2026-11-25T13:09:00Z",
+            ]
+        );
+        let firing = &summary.alerts[1];
+        assert_eq!(
+            firing.texts().map(String::as_str),
+            [
+                "?",
+                "firing",
+                "",
+                "",
+                "",
+                "only D",
+                "",
+                "2026-11-25T13:04:15Z"
+            ],
+            "a firing alert is dated by its start; no summary is not the description"
+        );
     }
 
     #[test]

@@ -157,7 +157,7 @@ fn worst_accepted_body(max_body: usize) -> String {
     let rich: Vec<String> = (0..10)
         .map(|i| {
             format!(
-                r#"{{"status":"{long}","labels":{{"alertname":"{i}{long}","instance":"{long}"}},"annotations":{{"summary":"{long}"}}}}"#
+                r#"{{"status":"{long}","labels":{{"alertname":"{i}{long}","instance":"{long}","severity":"{long}"}},"annotations":{{"summary":"{long}","description":"{long}","runbook_url":"{long}"}},"startsAt":"{long}"}}"#
             )
         })
         .collect();
@@ -463,9 +463,11 @@ async fn the_html_page_is_bounded_under_hostile_content() {
     let base = serve(ROOMY).await;
     let client = client();
     // Quotes become 6 bytes each once escaped: the most a text can grow.
+    // Every text a row shows of an alert is filled.
     let quotes = "\\\"".repeat(1000);
     let alert = format!(
-        r#"{{"status":"{quotes}","labels":{{"alertname":"{quotes}","instance":"{quotes}"}},"annotations":{{"summary":"{quotes}"}}}}"#
+        r#"{{"status":"{quotes}","labels":{{"alertname":"{quotes}","instance":"{quotes}","severity":"{quotes}"}},
+            "annotations":{{"summary":"{quotes}","description":"{quotes}","runbook_url":"{quotes}"}},"startsAt":"{quotes}"}}"#
     );
     let body = format!(
         r#"{{"version":"4","status":"{quotes}","receiver":"{quotes}","alerts":[{}]}}"#,

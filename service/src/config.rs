@@ -11,6 +11,7 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use cli_values::{socket_addr, whole_number};
 
 mod values;
 
@@ -121,7 +122,7 @@ pub enum SamplerKind {
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
     /// Address to listen on (`HOST:PORT`; port 0 picks a free port).
-    #[arg(long, env = "SERVICE_LISTEN", default_value = "0.0.0.0:5000")]
+    #[arg(long, env = "SERVICE_LISTEN", default_value = "0.0.0.0:5000", value_parser = socket_addr)]
     pub listen: SocketAddr,
 
     /// Instrumentation level: `off` is the benchmark baseline.
@@ -152,7 +153,8 @@ pub struct ServeConfig {
     pub flush_timeout: Duration,
 
     /// Largest accepted request body, in bytes; larger bodies get 413.
-    #[arg(long, env = "SERVICE_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
+    #[arg(long, env = "SERVICE_MAX_BODY_BYTES", default_value_t = 16 * 1024,
+          value_parser = whole_number(1usize..=1 << 30, "16384"))]
     pub max_body_bytes: usize,
 
     /// Time for a request's headers to arrive, and longest idle time of a
@@ -167,7 +169,8 @@ pub struct ServeConfig {
 
     /// Most client connections open at once (never more than `ulimit -n`
     /// allows); at the limit a new connection replaces the oldest idle one.
-    #[arg(long, env = "SERVICE_MAX_CONNECTIONS", default_value_t = 1024)]
+    #[arg(long, env = "SERVICE_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = whole_number(1usize..=1_000_000, "1024"))]
     pub max_connections: usize,
 
     /// After SIGTERM/SIGINT, how long to keep serving (readiness already
@@ -206,7 +209,8 @@ pub struct ServeConfig {
     /// rather than slowing requests down, counted on /metrics
     /// (`otel_sdk_processor_span_processed_total{error_type="queue_full"}`)
     /// and logged at a limited rate.
-    #[arg(long, env = "OTEL_BSP_MAX_QUEUE_SIZE", default_value_t = 4096)]
+    #[arg(long, env = "OTEL_BSP_MAX_QUEUE_SIZE", default_value_t = 4096,
+          value_parser = whole_number(1usize..=1_000_000, "4096"))]
     pub span_queue_size: usize,
 
     /// `GET /api/cpu` (the CPU drill): `on`, or `off` to answer it with 404,
@@ -303,6 +307,27 @@ mod tests {
         assert!(https.contains("without TLS"), "{https}");
         assert_eq!(parse_ratio("0.25"), Ok(0.25));
         assert!(parse_ratio("1.5").is_err());
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_the_form_and_an_example() {
+        for (flag, value) in [
+            ("--listen", "localhost:5000"),
+            ("--max-connections", "0"),
+            ("--max-body-bytes", "16KiB"),
+            ("--shutdown-grace", "soon"),
+            ("--max-cpu-burns", "lots"),
+        ] {
+            let text = Cli::try_parse_from(["service", flag, value])
+                .expect_err(value)
+                .to_string();
+            assert!(text.contains(flag), "{text}");
+            assert!(
+                text.contains(" like ") || text.contains("such as ") || text.contains("e.g. "),
+                "{text}"
+            );
+            assert!(text.contains(&format!("got {value:?}")), "{text}");
+        }
     }
 
     #[test]

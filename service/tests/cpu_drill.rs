@@ -48,13 +48,14 @@ async fn the_burn_limit_is_the_configured_number() {
     let burns: Vec<_> = (0..2)
         .map(|_| {
             let client = client.clone();
-            let url = server.url("/api/cpu?ms=2500");
+            // Long enough that both burns overlap the probes even on a busy host.
+            let url = server.url("/api/cpu?ms=6000");
             tokio::spawn(async move { client.get(&url).await })
         })
         .collect();
-    let refused = poll_until(&client, &probe, 429, Duration::from_secs(2)).await;
+    let refused = poll_until(&client, &probe, 429, Duration::from_secs(5)).await;
     assert!(
-        started.elapsed() < Duration::from_millis(2500),
+        started.elapsed() < Duration::from_millis(6000),
         "too slow to tell"
     );
     refused.assert_json_error(429, "too_many_requests");

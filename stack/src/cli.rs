@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use cli_values::{decimal, duration, ip_addr, port, whole_number};
+
+use crate::load::{MAX_RATE, MIN_RATE};
 
 /// Run this repository's monitoring stack natively and drive traffic at it.
 #[derive(Debug, Parser)]
@@ -41,53 +44,61 @@ pub struct UpArgs {
     pub repo_dir: Option<PathBuf>,
 
     /// Address every component listens on.
-    #[arg(long, env = "STACK_BIND", default_value = "127.0.0.1")]
+    #[arg(long, env = "STACK_BIND", default_value = "127.0.0.1", value_parser = ip_addr)]
     pub bind: std::net::IpAddr,
 
+    /// How many service instances to run (1 to 16). Prometheus finds them
+    /// through a targets file `stack up` keeps; `stack load --url` takes
+    /// each instance's URL to spread traffic.
+    #[arg(long, env = "STACK_REPLICAS", default_value_t = 1,
+          value_parser = whole_number(1u8..=16, "3"))]
+    pub replicas: u8,
+
     /// Port of the service (the instrumented app); Prometheus scrapes it;
-    /// 0 = any free port (as for every port flag).
-    #[arg(long, env = "STACK_SERVICE_PORT", default_value_t = 5000)]
+    /// 0 = any free port (as for every port flag). Further replicas take
+    /// the next ports (or free ports with 0).
+    #[arg(long, env = "STACK_SERVICE_PORT", default_value_t = 5000, value_parser = port)]
     pub service_port: u16,
     /// Port of the notification inbox; Alertmanager posts to it.
-    #[arg(long, env = "STACK_INBOX_PORT", default_value_t = 5080)]
+    #[arg(long, env = "STACK_INBOX_PORT", default_value_t = 5080, value_parser = port)]
     pub inbox_port: u16,
     /// Port of node_exporter (host CPU metrics for HostHighCpuUsage).
-    #[arg(long, env = "STACK_NODE_EXPORTER_PORT", default_value_t = 9100)]
+    #[arg(long, env = "STACK_NODE_EXPORTER_PORT", default_value_t = 9100, value_parser = port)]
     pub node_exporter_port: u16,
     /// Port of Prometheus (web UI and API).
-    #[arg(long, env = "STACK_PROMETHEUS_PORT", default_value_t = 9090)]
+    #[arg(long, env = "STACK_PROMETHEUS_PORT", default_value_t = 9090, value_parser = port)]
     pub prometheus_port: u16,
     /// Port of Alertmanager (web UI and API).
-    #[arg(long, env = "STACK_ALERTMANAGER_PORT", default_value_t = 9093)]
+    #[arg(long, env = "STACK_ALERTMANAGER_PORT", default_value_t = 9093, value_parser = port)]
     pub alertmanager_port: u16,
     /// Used only when a Grafana binary is on PATH.
-    #[arg(long, env = "STACK_GRAFANA_PORT", default_value_t = 3000)]
+    #[arg(long, env = "STACK_GRAFANA_PORT", default_value_t = 3000, value_parser = port)]
     pub grafana_port: u16,
     /// Tempo's HTTP API (trace lookup and search).
-    #[arg(long, env = "STACK_TEMPO_PORT", default_value_t = 3200)]
+    #[arg(long, env = "STACK_TEMPO_PORT", default_value_t = 3200, value_parser = port)]
     pub tempo_port: u16,
     /// OTLP gRPC port of the Collector (the service sends its spans there).
-    #[arg(long, env = "STACK_OTLP_GRPC_PORT", default_value_t = 4317)]
+    #[arg(long, env = "STACK_OTLP_GRPC_PORT", default_value_t = 4317, value_parser = port)]
     pub otlp_grpc_port: u16,
     /// OTLP HTTP port of the Collector.
-    #[arg(long, env = "STACK_OTLP_HTTP_PORT", default_value_t = 4318)]
+    #[arg(long, env = "STACK_OTLP_HTTP_PORT", default_value_t = 4318, value_parser = port)]
     pub otlp_http_port: u16,
     /// The Collector's own metrics port.
-    #[arg(long, env = "STACK_COLLECTOR_METRICS_PORT", default_value_t = 8888)]
+    #[arg(long, env = "STACK_COLLECTOR_METRICS_PORT", default_value_t = 8888, value_parser = port)]
     pub collector_metrics_port: u16,
     /// The Collector's span-metrics Prometheus exporter port.
-    #[arg(long, env = "STACK_SPANMETRICS_PORT", default_value_t = 8889)]
+    #[arg(long, env = "STACK_SPANMETRICS_PORT", default_value_t = 8889, value_parser = port)]
     pub spanmetrics_port: u16,
     /// The Collector's health_check extension port.
-    #[arg(long, env = "STACK_COLLECTOR_HEALTH_PORT", default_value_t = 13133)]
+    #[arg(long, env = "STACK_COLLECTOR_HEALTH_PORT", default_value_t = 13133, value_parser = port)]
     pub collector_health_port: u16,
 
     /// Override Prometheus's global scrape_interval (e.g. `1s` for tests);
     /// the rules stay the same.
-    #[arg(long, env = "STACK_SCRAPE_INTERVAL", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STACK_SCRAPE_INTERVAL", value_parser = duration)]
     pub scrape_interval: Option<Duration>,
     /// Override Prometheus's global evaluation_interval.
-    #[arg(long, env = "STACK_EVALUATION_INTERVAL", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STACK_EVALUATION_INTERVAL", value_parser = duration)]
     pub evaluation_interval: Option<Duration>,
 
     /// Bearer token for the inbox. Default: the token saved in the state
@@ -142,7 +153,7 @@ pub struct UpArgs {
     pub no_install: bool,
 
     /// How long each component may take to become ready.
-    #[arg(long, env = "STACK_READY_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STACK_READY_TIMEOUT", default_value = "60s", value_parser = duration)]
     pub ready_timeout: Duration,
 }
 
@@ -172,32 +183,36 @@ pub struct BuildArgs {
 /// Settings of `stack load`.
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
-    /// Base URL of the service.
+    /// Base URL of the service; repeat (or separate with commas) for
+    /// several instances, which then take turns.
     #[arg(
         long,
         env = "STACK_SERVICE_URL",
-        default_value = "http://127.0.0.1:5000"
+        default_value = "http://127.0.0.1:5000",
+        value_delimiter = ','
     )]
-    pub url: String,
+    pub url: Vec<String>,
 
     /// Open-loop mode: start this many requests per second, whatever the
     /// latency (0.001 to 1000000).
-    #[arg(long, env = "STACK_LOAD_RATE", conflicts_with = "concurrency")]
+    #[arg(long, env = "STACK_LOAD_RATE", conflicts_with = "concurrency",
+          value_parser = decimal(MIN_RATE..=MAX_RATE, "50 or 2.5"))]
     pub rate: Option<f64>,
 
     /// Closed-loop mode: keep this many requests in flight (default 8; with
     /// `--cpu`, the number of online cores, at most the service's limit on
     /// concurrent CPU burns, which it names in its answers).
-    #[arg(long, env = "STACK_LOAD_CONCURRENCY")]
+    #[arg(long, env = "STACK_LOAD_CONCURRENCY", value_parser = whole_number(1usize..=100_000, "8"))]
     pub concurrency: Option<usize>,
 
     /// Stop after this long (e.g. `30s`, `4m`). Default 10s (4m with `--cpu`).
-    #[arg(long, env = "STACK_LOAD_DURATION", value_parser = humantime::parse_duration,
+    #[arg(long, env = "STACK_LOAD_DURATION", value_parser = duration,
           conflicts_with = "requests")]
     pub duration: Option<Duration>,
 
     /// Stop after exactly this many requests.
-    #[arg(long, short = 'n', env = "STACK_LOAD_REQUESTS")]
+    #[arg(long, short = 'n', env = "STACK_LOAD_REQUESTS",
+          value_parser = whole_number(1u64..=1_000_000_000_000, "1000"))]
     pub requests: Option<u64>,
 
     /// A route to hit, `[METHOD] PATH` (e.g. `/api/items`, `POST /api/items`);
@@ -214,14 +229,39 @@ pub struct LoadArgs {
     pub cpu: bool,
 
     /// Milliseconds of CPU each drill request burns (service maximum 10000).
-    #[arg(long, env = "STACK_LOAD_CPU_MS", default_value_t = 1000)]
+    #[arg(long, env = "STACK_LOAD_CPU_MS", default_value_t = 1000,
+          value_parser = whole_number(1u32..=10_000, "1000"))]
     pub cpu_ms: u32,
 
     /// Per-request timeout.
-    #[arg(long, env = "STACK_LOAD_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STACK_LOAD_TIMEOUT", default_value = "30s", value_parser = duration)]
     pub timeout: Duration,
 
     /// Print the summary as one JSON object on stdout (for scripts and tests).
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_duration_names_the_flag_the_form_and_an_example() {
+        let error = Cli::try_parse_from(["stack", "load", "--duration", "forever"])
+            .expect_err("not a duration");
+        let text = error.to_string();
+        for part in [
+            "--duration",
+            "such as 500ms, 10s, 4m or 1h30m",
+            "\"forever\"",
+        ] {
+            assert!(text.contains(part), "{text}");
+        }
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("error")).count(),
+            1,
+            "{text}"
+        );
+    }
 }

@@ -7,8 +7,9 @@
 //! implies and the relay query showing the firing alert; the CPU drill
 //! taking `HostHighCpuUsage` from inactive through pending to firing and
 //! back with notifications in the inbox; and `ServiceDown` reaching the
-//! inbox once the service is stopped. Everything it starts is stopped, also
-//! on failure.
+//! inbox once one of the three service replicas is stopped, for that
+//! instance only, and resolving once it runs again. Everything it starts is
+//! stopped, also on failure.
 //!
 //! Takes about six minutes: the rule's `for: 2m` is kept as written; only the
 //! scrape and evaluation intervals are shortened to 1s. Every step has a
@@ -22,10 +23,14 @@ mod expect;
 mod grafana;
 #[path = "e2e/inbox.rs"]
 mod inbox;
+#[path = "e2e/links.rs"]
+mod links;
 #[path = "e2e/processes.rs"]
 mod processes;
 #[path = "e2e/prometheus.rs"]
 mod prometheus;
+#[path = "e2e/screenshot.rs"]
+mod screenshot;
 #[path = "e2e/traces.rs"]
 mod traces;
 
@@ -39,11 +44,12 @@ use test_support::OtlpReceiver;
 use clock::{BUDGET, Clock};
 use expect::Expect;
 use grafana::Origin;
-use processes::{Guard, STOP_WAIT, build_binaries, repo_root, run_with_deadline};
+use processes::{Guard, STOP_WAIT, build_binaries, repo_root, restart, run_with_deadline};
 use prometheus::{Prometheus, rfc3339_to_unix, unix_now};
 
-/// Requests `load` sends for the exact-count check.
-const N: u64 = 3000;
+/// Requests `load` sends for the exact-count check: whole cycles of the six
+/// routes for each of the three replicas in turn (a multiple of 18).
+const N: u64 = 3060;
 /// Their pace (req/s): spread over several 1s scrapes (6 s), so every
 /// counter series is seen rising and the rate() panels have a slope to show.
 /// A load over within one scrape would leave rate() at exactly 0.
@@ -114,6 +120,8 @@ async fn native_stack_counts_alerts_and_notifies() {
         .arg("--inbox-bin")
         .arg(bin.join("inbox"))
         .args([
+            "--replicas",
+            "3",
             "--service-port",
             "0",
             "--inbox-port",
@@ -161,7 +169,12 @@ async fn native_stack_counts_alerts_and_notifies() {
         client: client.clone(),
         base: base_url(&manifest, "prometheus"),
     };
-    let service = base_url(&manifest, "service");
+    // Three replicas, found by Prometheus through the targets file.
+    let services: Vec<String> = ["service-1", "service-2", "service-3"]
+        .iter()
+        .map(|name| base_url(&manifest, name))
+        .collect();
+    let service = services[0].clone();
     let inbox = base_url(&manifest, "inbox");
     let pids: Vec<(String, i32)> = manifest["components"]
         .as_array()
@@ -177,34 +190,59 @@ async fn native_stack_counts_alerts_and_notifies() {
         })
         .collect();
 
+    // --- every doc link to a component opens --------------------------------
+    let bases: std::collections::BTreeMap<&str, String> = manifest["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c["name"].as_str()?,
+                base_url(&manifest, c["name"].as_str()?),
+            ))
+        })
+        .collect();
+    let mut opened = 0;
+    for file in ["README.md", "docs/walkthrough.md", "docs/runbook.md"] {
+        for link in links::local_links(file) {
+            let Some(url) = links::on_this_stack(&link, &bases) else {
+                clock.log(&format!(
+                    "{file}: {link}: not part of the native stack here, skipped"
+                ));
+                continue;
+            };
+            let status = links::status(&client, &url).await;
+            assert!(
+                status.as_ref().is_ok_and(|s| (200..300).contains(s)),
+                "{file}: {link} (here {url}) answered {status:?}"
+            );
+            opened += 1;
+        }
+    }
+    clock.log(&format!(
+        "{opened} links of README.md, the walkthrough and the runbook open"
+    ));
+
     // --- 1. exact count --------------------------------------------------
     let mut load = Command::new(bin.join("stack"));
-    load.args([
-        "load",
-        "--url",
-        &service,
-        "--requests",
-        &N.to_string(),
-        "--rate",
-        LOAD_RATE,
-        "--json",
-    ])
-    .args([
-        "--route",
-        "/",
-        "--route",
-        "/api/items",
-        "--route",
-        "/api/items/1",
-    ])
-    .args([
-        "--route",
-        "POST /api/items",
-        "--route",
-        "/api/work?ms=1",
-        "--route",
-        "/no-such-page",
-    ]);
+    load.args(["load", "--url", &services.join(",")])
+        .args(["--requests", &N.to_string(), "--rate", LOAD_RATE, "--json"])
+        .args([
+            "--route",
+            "/",
+            "--route",
+            "/api/items",
+            "--route",
+            "/api/items/1",
+        ])
+        .args([
+            "--route",
+            "POST /api/items",
+            "--route",
+            "/api/work?ms=1",
+            "--route",
+            "/no-such-page",
+        ]);
     let output = run_with_deadline(load, clock.deadline(Duration::from_secs(60)), &clock).await;
     assert!(
         output.status.success(),
@@ -240,8 +278,18 @@ async fn native_stack_counts_alerts_and_notifies() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // Each instance got its third: whole cycles of the route list in turn.
+    let per_instance = prom
+        .query(&count_query.replace("sum(", "sum by (instance) ("))
+        .await;
+    let counts: Vec<f64> = per_instance
+        .iter()
+        .filter_map(|s| s["value"][1].as_str()?.parse().ok())
+        .collect();
+    assert_eq!(counts, vec![(N / 3) as f64; 3], "{per_instance:?}");
     clock.log(&format!(
-        "acceptance 1: Prometheus answers {count_query} = {N}"
+        "acceptance 1: Prometheus answers {count_query} = {N}, {} on each of the 3 replicas",
+        N / 3
     ));
 
     // --- traces, span metrics, the Collector's own metrics -----------------
@@ -426,6 +474,34 @@ async fn native_stack_counts_alerts_and_notifies() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
+    let notes = inbox::notifications(&client, &inbox).await;
+    let firing = notes
+        .iter()
+        .find(|n| {
+            n["source"] == "alertmanager"
+                && n["payload"]["alerts"].as_array().is_some_and(|alerts| {
+                    alerts
+                        .iter()
+                        .any(|a| a["labels"]["alertname"] == "HostHighCpuUsage")
+                })
+        })
+        .expect("Alertmanager's HostHighCpuUsage notification");
+    let urls = links::notification_urls(firing);
+    assert!(
+        urls.len() >= 3,
+        "externalURL, generatorURL, runbook_url: {urls:?}"
+    );
+    for url in &urls {
+        let status = links::status(&client, url).await;
+        assert!(
+            status.as_ref().is_ok_and(|s| (200..300).contains(s)),
+            "notification link {url} answered {status:?}"
+        );
+    }
+    clock.log(&format!(
+        "the notification's {} links all open: {urls:?}",
+        urls.len()
+    ));
     clock.log(&format!(
         "acceptance 3: threshold crossed -> firing notification delivered in {:.1}s \
          (rule `for: 2m` + Alertmanager group_wait)",
@@ -434,17 +510,19 @@ async fn native_stack_counts_alerts_and_notifies() {
 
     // --- 3 (resolve) and 4 (ServiceDown), overlapped ----------------------
     drill.stop(libc::SIGINT, clock.within(Duration::from_secs(15)));
+    let stopped_replica = component(&manifest, "service-2");
+    let stopped_instance = services[1].trim_start_matches("http://").to_owned();
     let service_pid = pids
         .iter()
-        .find(|(n, _)| n == "service")
+        .find(|(n, _)| n == "service-2")
         .map(|(_, p)| *p)
-        .expect("service pid");
-    // SAFETY: the service is a child of `stack up`, started by this test.
+        .expect("service-2 pid");
+    // SAFETY: the replica is a child of `stack up`, started by this test.
     unsafe {
         libc::kill(service_pid, libc::SIGTERM);
     }
     let stopped_at = unix_now();
-    clock.log("drill stopped and service stopped");
+    clock.log("drill stopped and replica service-2 stopped");
 
     let deadline = clock.deadline(Duration::from_secs(240));
     let (mut resolved, mut down) = (None, None);
@@ -464,7 +542,7 @@ async fn native_stack_counts_alerts_and_notifies() {
         {
             down = Some(at);
             clock.log(&format!(
-                "acceptance 4: ServiceDown notification {:.1}s after the service stopped",
+                "acceptance 4: ServiceDown notification {:.1}s after the replica stopped",
                 at - stopped_at
             ));
         }
@@ -475,6 +553,51 @@ async fn native_stack_counts_alerts_and_notifies() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+
+    let notes = inbox::notifications(&client, &inbox).await;
+    assert_eq!(
+        inbox::instances(&notes, "ServiceDown", "firing"),
+        vec![stopped_instance.clone()],
+        "ServiceDown for the stopped replica only"
+    );
+    let _restarted_replica = restart(stopped_replica);
+    let restarted_at = unix_now();
+    let deadline = clock.deadline(Duration::from_secs(120));
+    loop {
+        let notes = inbox::notifications(&client, &inbox).await;
+        if inbox::instances(&notes, "ServiceDown", "resolved") == [stopped_instance.clone()] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ServiceDown of {stopped_instance} not resolved after its restart{}; inbox: {notes:?}",
+            clock.why()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    clock.log(&format!(
+        "replica {stopped_instance} running again: ServiceDown resolved {:.1}s later",
+        unix_now() - restarted_at
+    ));
+
+    // What a person sees in the inbox after the drill, rendered by a browser.
+    let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-inbox.png");
+    let dom = screenshot::capture(&format!("{inbox}/"), &png);
+    for text in [
+        "HostHighCpuUsage",
+        "High CPU usage on",
+        "CPU busy share on",
+        "/runbook#hosthighcpuusage",
+        "firing",
+        "resolved",
+        "ServiceDown",
+    ] {
+        assert!(dom.contains(text), "the inbox page lacks {text:?}: {dom}");
+    }
+    clock.log(&format!(
+        "inbox page rendered, checked, screenshot at {}",
+        png.display()
+    ));
 
     // --- 5 (live part; the full matrix is in inbox/tests/http.rs) ---------
     let unauthorized = client

@@ -87,9 +87,13 @@ pub async fn open_loop(shared: &Arc<Shared>, rate: f64) {
 
 async fn send(shared: &Shared, ticket: u64) -> Outcome {
     let routes = &shared.plan.routes;
-    // `len() >= 1` is guaranteed by `plan`; modulo keeps the mix exact.
+    let bases = &shared.plan.bases;
+    // Both lists are non-empty (`plan` checks). Each instance gets whole
+    // cycles of the route list in turn, so the mix stays exact on each.
     let route = &routes[(ticket % routes.len() as u64) as usize];
-    let url = format!("{}{}", shared.plan.base, route.path);
+    let cycle = ticket / routes.len() as u64;
+    let base = &bases[(cycle % bases.len() as u64) as usize];
+    let url = format!("{base}{}", route.path);
     let request = match route.body() {
         Some(body) => shared
             .client

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::ports::{Ports, Role};
+use super::ports::{Ports, Replica, Role};
 use super::state::StateDir;
 
 /// A component to start: how, and how to tell it is ready.
@@ -15,7 +15,7 @@ pub struct Launch {
     pub role: Role,
     /// Every port it listens on: their reservations are released right
     /// before it starts.
-    pub listens: &'static [Role],
+    pub listens: Vec<Role>,
     pub command: Command,
     /// Path polled until it answers 2xx.
     pub ready_path: &'static str,
@@ -43,6 +43,7 @@ pub fn core(
     token: &str,
     prom_config: &Path,
     am_config: &Path,
+    replicas: u8,
 ) -> anyhow::Result<Vec<Launch>> {
     let addr = |role| ports.addr(role).map(|a| a.to_string()).unwrap_or_default();
     let mut launches = Vec::new();
@@ -55,40 +56,43 @@ pub fn core(
     launches.push(Launch {
         name: "inbox",
         role: Role::Inbox,
-        listens: &[Role::Inbox],
+        listens: vec![Role::Inbox],
         command: inbox,
         ready_path: "/healthz",
         show_path: "/",
     });
 
-    let mut service = Command::new(&bins.service);
-    service.arg("--listen").arg(addr(Role::Service));
-    match ports.url(Role::OtlpGrpc) {
-        Some(endpoint) => {
-            service.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
+    for replica in Replica::all(replicas) {
+        let role = Role::Service(replica);
+        let mut service = Command::new(&bins.service);
+        service.arg("--listen").arg(addr(role));
+        match ports.url(Role::OtlpGrpc) {
+            Some(endpoint) => {
+                service.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
+            }
+            // No Collector: keep the service from retrying an absent endpoint,
+            // unless the operator chose an exporter setting themselves.
+            None if std::env::var_os("OTEL_TRACES_EXPORTER").is_none() => {
+                service.env("OTEL_TRACES_EXPORTER", "none");
+            }
+            None => {}
         }
-        // No Collector: keep the service from retrying an absent endpoint,
-        // unless the operator chose an exporter setting themselves.
-        None if std::env::var_os("OTEL_TRACES_EXPORTER").is_none() => {
-            service.env("OTEL_TRACES_EXPORTER", "none");
-        }
-        None => {}
+        launches.push(Launch {
+            name: replica.name(replicas),
+            role,
+            listens: vec![role],
+            command: service,
+            ready_path: "/readyz",
+            show_path: "/",
+        });
     }
-    launches.push(Launch {
-        name: "service",
-        role: Role::Service,
-        listens: &[Role::Service],
-        command: service,
-        ready_path: "/readyz",
-        show_path: "/",
-    });
 
     let mut node = Command::new(&bins.node_exporter);
     node.arg(format!("--web.listen-address={}", addr(Role::NodeExporter)));
     launches.push(Launch {
         name: "node_exporter",
         role: Role::NodeExporter,
-        listens: &[Role::NodeExporter],
+        listens: vec![Role::NodeExporter],
         command: node,
         ready_path: "/metrics",
         show_path: "/metrics",
@@ -101,12 +105,18 @@ pub fn core(
             state.data("alertmanager")?.display()
         ))
         .arg(format!("--web.listen-address={}", addr(Role::Alertmanager)))
+        // Links in notifications (externalURL) name the address printed here,
+        // not the machine's hostname.
+        .arg(format!(
+            "--web.external-url={}",
+            ports.url(Role::Alertmanager).unwrap_or_default()
+        ))
         // Empty disables the gossip cluster (default 0.0.0.0:9094).
         .arg("--cluster.listen-address=");
     launches.push(Launch {
         name: "alertmanager",
         role: Role::Alertmanager,
-        listens: &[Role::Alertmanager],
+        listens: vec![Role::Alertmanager],
         command: am,
         ready_path: "/-/ready",
         show_path: "/",
@@ -119,13 +129,18 @@ pub fn core(
             state.data("prometheus")?.display()
         ))
         .arg(format!("--web.listen-address={}", addr(Role::Prometheus)))
+        // An alert's generatorURL links back to this address.
+        .arg(format!(
+            "--web.external-url={}",
+            ports.url(Role::Prometheus).unwrap_or_default()
+        ))
         // As in compose: keeps the trace ids the Collector attaches to span
         // metrics, so a latency point links to its trace.
         .arg("--enable-feature=exemplar-storage");
     launches.push(Launch {
         name: "prometheus",
         role: Role::Prometheus,
-        listens: &[Role::Prometheus],
+        listens: vec![Role::Prometheus],
         command: prom,
         ready_path: "/-/ready",
         show_path: "/",

@@ -96,7 +96,7 @@ impl Grafana {
         Ok(Launch {
             name: "grafana",
             role: Role::Grafana,
-            listens: &[Role::Grafana],
+            listens: vec![Role::Grafana],
             command,
             ready_path: "/api/health",
             show_path: "/",

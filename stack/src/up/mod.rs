@@ -24,10 +24,12 @@
 pub mod alertmanager_config;
 pub mod binaries;
 pub mod components;
+pub mod discovery;
 pub mod grafana;
 pub mod locate;
 pub mod lock;
 pub mod packages;
+pub mod port_error;
 pub mod ports;
 pub mod process;
 pub mod prometheus_config;
@@ -48,7 +50,8 @@ use anyhow::Context as _;
 use crate::cli::UpArgs;
 use crate::programs::pins::Program;
 pub use components::Launch;
-use ports::{Ports, Role};
+use discovery::ServiceTargets;
+use ports::{Ports, Replica, Role};
 use process::Supervised;
 use state::{Manifest, ManifestEntry, StateDir};
 use traces::TraceStore;
@@ -97,11 +100,11 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 
     let mut roles = vec![
         Role::Inbox,
-        Role::Service,
         Role::NodeExporter,
         Role::Alertmanager,
         Role::Prometheus,
     ];
+    roles.extend(Replica::all(args.replicas).map(Role::Service));
     if otelcol.is_some() {
         roles.extend(traces::COLLECTOR_ROLES);
         if store == TraceStore::Local {
@@ -116,6 +119,8 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let (token, token_file) = state.token(args.inbox_token.as_deref())?;
 
     // Generated configs.
+    let service_targets = ServiceTargets::new(state.file("service-targets.json"));
+    service_targets.write(&[])?;
     let prom_source = read(&repo.join("prometheus/prometheus.yml"))?;
     let generated = prometheus_config::generate(
         &prom_source,
@@ -125,6 +130,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             scrape: args.scrape_interval,
             evaluation: args.evaluation_interval,
         },
+        &service_targets,
     )?;
     if !generated.dropped_jobs.is_empty() {
         note!(
@@ -149,7 +155,15 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         node_exporter: located.path(Program::NodeExporter)?,
         alertmanager: located.path(Program::Alertmanager)?,
     };
-    let mut launches = components::core(&bins, &ports, &state, &token, &prom_config, &am_config)?;
+    let mut launches = components::core(
+        &bins,
+        &ports,
+        &state,
+        &token,
+        &prom_config,
+        &am_config,
+        args.replicas,
+    )?;
     // The trace half starts before the service, which sends it spans.
     let mut trace_half = Vec::new();
     if let Some(otelcol) = &otelcol {
@@ -161,7 +175,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     let service_at = launches
         .iter()
-        .position(|l| l.name == "service")
+        .position(|l| l.role == Role::Service(Replica::FIRST))
         .unwrap_or(0);
     launches.splice(service_at..service_at, trace_half);
     if let Ok(grafana) = &grafana {
@@ -175,13 +189,14 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         .context("building the HTTP client")?;
     let mut running: Vec<Supervised> = Vec::new();
     let mut manifest = Vec::new();
+    let mut instances = Vec::new();
     for launch in launches {
         let base = ports
             .url(launch.role)
             .context("internal: no port for a started role")?;
         let log = state.log(launch.name);
         let (command, env) = state::shown_command(&launch.command);
-        reserved.release(launch.listens);
+        reserved.release(&launch.listens);
         let mut child = Supervised::spawn(launch.name, launch.command, &log)?;
         let ready = format!("{base}{}", launch.ready_path);
         let waited = ready::wait_http(&client, &mut child, &ready, args.ready_timeout, &stop).await;
@@ -195,6 +210,10 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             return Err(error.into());
         }
         note!("stack: {} ready (pid {})", launch.name, child.pid());
+        if let Role::Service(_) = launch.role {
+            instances.extend(ports.addr(launch.role));
+            service_targets.write(&instances)?;
+        }
         manifest.push(ManifestEntry {
             name: launch.name,
             pid: child.pid(),
@@ -206,12 +225,13 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         running.push(child);
     }
 
-    state.write_manifest(&Manifest {
+    let manifest = Manifest {
         state_dir: state.root.clone(),
         inbox_token_file: token_file.clone(),
         components: manifest,
-    })?;
-    report::running(&running, &ports, &located, &store, &state);
+    };
+    state.write_manifest(&manifest)?;
+    report::running(&manifest.components, &ports, &located, &store, &state);
     report::not_running(&located, &grafana, &store, otelcol.is_some());
 
     supervise(&mut running, &stop).await;

@@ -6,15 +6,68 @@
 //! could be taken by another process before the component binds it.
 
 use std::collections::BTreeMap;
-use std::io::ErrorKind;
+
 use std::net::{IpAddr, SocketAddr, TcpListener};
 
+pub use super::port_error::PortError;
 use crate::cli::UpArgs;
+
+/// One of the service instances `stack up --replicas N` starts, numbered
+/// from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Replica(u8);
+
+/// Most service instances `--replicas` may ask for.
+pub const MAX_REPLICAS: u8 = 16;
+
+/// Component names of the replicas when there are several.
+const REPLICA_NAMES: [&str; MAX_REPLICAS as usize] = [
+    "service-1",
+    "service-2",
+    "service-3",
+    "service-4",
+    "service-5",
+    "service-6",
+    "service-7",
+    "service-8",
+    "service-9",
+    "service-10",
+    "service-11",
+    "service-12",
+    "service-13",
+    "service-14",
+    "service-15",
+    "service-16",
+];
+
+impl Replica {
+    /// The only instance when there are no replicas.
+    pub const FIRST: Replica = Replica(1);
+
+    /// Replicas 1 to `count` (at most [`MAX_REPLICAS`]).
+    pub fn all(count: u8) -> impl Iterator<Item = Replica> {
+        (1..=count.min(MAX_REPLICAS)).map(Replica)
+    }
+
+    /// Its component name: `service` alone, else `service-<n>`.
+    pub fn name(self, count: u8) -> &'static str {
+        if count <= 1 {
+            "service"
+        } else {
+            REPLICA_NAMES[usize::from(self.0 - 1)]
+        }
+    }
+
+    /// Its offset from the first instance's port.
+    fn offset(self) -> u16 {
+        u16::from(self.0 - 1)
+    }
+}
 
 /// A port role: the contract's default port, and the flag that overrides it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
-    Service,
+    Service(Replica),
     Inbox,
     NodeExporter,
     Prometheus,
@@ -37,7 +90,7 @@ impl Role {
     /// The port the repository's configs (and compose) use for this role.
     pub fn default_port(self) -> u16 {
         match self {
-            Role::Service => 5000,
+            Role::Service(replica) => 5000 + replica.offset(),
             Role::Inbox => 5080,
             Role::NodeExporter => 9100,
             Role::Prometheus => 9090,
@@ -54,9 +107,9 @@ impl Role {
         }
     }
 
-    fn flag(self) -> &'static str {
+    pub(super) fn flag(self) -> &'static str {
         match self {
-            Role::Service => "--service-port",
+            Role::Service(_) => "--service-port",
             Role::Inbox => "--inbox-port",
             Role::NodeExporter => "--node-exporter-port",
             Role::Prometheus => "--prometheus-port",
@@ -80,7 +133,7 @@ impl Role {
     /// The roles whose ports the configs name, for remapping. Tempo's
     /// internal ports are left out: its OTLP port is the Collector's 4317.
     const ALL: [Role; 12] = [
-        Role::Service,
+        Role::Service(Replica::FIRST),
         Role::Inbox,
         Role::NodeExporter,
         Role::Prometheus,
@@ -93,84 +146,6 @@ impl Role {
         Role::CollectorHealth,
         Role::TempoHttp,
     ];
-}
-
-/// A chosen port cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum PortError {
-    #[error(
-        "port {port} ({flag}) on {ip} is already in use: stop what holds it (another \
-         `stack up`? `ss -ltnp 'sport = :{port}'` names the process){hint}, or pass {flag} <PORT> \
-         (0 = any free port)"
-    )]
-    InUse {
-        ip: IpAddr,
-        port: u16,
-        flag: &'static str,
-        /// For the ports Debian's packages take: how to stop their services.
-        hint: &'static str,
-    },
-    #[error(
-        "cannot listen on {ip}: it is not an address of this host ({source}); \
-         pass --bind / STACK_BIND with one of its addresses (see `ip -brief address`), e.g. 127.0.0.1"
-    )]
-    NotLocal { ip: IpAddr, source: std::io::Error },
-    #[error(
-        "port {port} ({flag}) on {ip}: ports below 1024 need root (or CAP_NET_BIND_SERVICE); \
-         pass {flag} with a port from 1024 up (0 = any free port)"
-    )]
-    Privileged {
-        ip: IpAddr,
-        port: u16,
-        flag: &'static str,
-    },
-    #[error("cannot listen on {ip} port {port} ({flag}, 0 = any free port): {source}")]
-    Other {
-        ip: IpAddr,
-        port: u16,
-        flag: &'static str,
-        source: std::io::Error,
-    },
-}
-
-impl PortError {
-    fn from_bind(ip: IpAddr, port: u16, role: Role, source: std::io::Error) -> Self {
-        let flag = role.flag();
-        match source.kind() {
-            ErrorKind::AddrInUse => PortError::InUse {
-                ip,
-                port,
-                flag,
-                hint: debian_unit_hint(role),
-            },
-            ErrorKind::AddrNotAvailable => PortError::NotLocal { ip, source },
-            ErrorKind::PermissionDenied if (1..1024).contains(&port) => {
-                PortError::Privileged { ip, port, flag }
-            }
-            _ => PortError::Other {
-                ip,
-                port,
-                flag,
-                source,
-            },
-        }
-    }
-}
-
-/// How to stop the system service a Debian package starts on a role's port.
-fn debian_unit_hint(role: Role) -> &'static str {
-    match role {
-        Role::Prometheus => {
-            "; Debian's package runs one: `sudo systemctl disable --now prometheus`"
-        }
-        Role::NodeExporter => {
-            "; Debian's package runs one: `sudo systemctl disable --now prometheus-node-exporter`"
-        }
-        Role::Alertmanager => {
-            "; Debian's package runs one: `sudo systemctl disable --now prometheus-alertmanager`"
-        }
-        _ => "",
-    }
 }
 
 /// The ports of the components that will run.
@@ -229,6 +204,15 @@ impl Ports {
         Role::for_default_port(config_port).and_then(|r| self.addr(r))
     }
 
+    /// The service instances' roles, first replica first.
+    pub fn services(&self) -> Vec<Role> {
+        self.chosen
+            .keys()
+            .copied()
+            .filter(|role| matches!(role, Role::Service(_)))
+            .collect()
+    }
+
     /// The host part for URLs (`127.0.0.1`, `[::1]`).
     pub fn host(&self) -> String {
         match self.ip {
@@ -246,7 +230,11 @@ impl Ports {
 
 fn requested(args: &UpArgs, role: Role) -> u16 {
     match role {
-        Role::Service => args.service_port,
+        // Replicas take the ports after the first one's (or free ports).
+        Role::Service(replica) if args.service_port != 0 => {
+            args.service_port.saturating_add(replica.offset())
+        }
+        Role::Service(_) => 0,
         Role::Inbox => args.inbox_port,
         Role::NodeExporter => args.node_exporter_port,
         Role::Prometheus => args.prometheus_port,
@@ -283,6 +271,7 @@ mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
     use clap::Parser as _;
+    use std::io::ErrorKind;
 
     pub(super) fn args(extra: &[&str]) -> UpArgs {
         let mut argv = vec!["stack", "up"];
@@ -295,12 +284,17 @@ mod tests {
 
     #[test]
     fn chosen_ports_stay_reserved_until_released() {
-        let (ports, mut reserved) =
-            Ports::choose(&args(&["--service-port", "0"]), &[Role::Service]).expect("choose");
-        let addr = ports.addr(Role::Service).expect("service port");
+        let (ports, mut reserved) = Ports::choose(
+            &args(&["--service-port", "0"]),
+            &[Role::Service(Replica::FIRST)],
+        )
+        .expect("choose");
+        let addr = ports
+            .addr(Role::Service(Replica::FIRST))
+            .expect("service port");
         let taken = TcpListener::bind(addr).expect_err("still reserved");
         assert_eq!(taken.kind(), ErrorKind::AddrInUse);
-        reserved.release(&[Role::Service]);
+        reserved.release(&[Role::Service(Replica::FIRST)]);
         TcpListener::bind(addr).expect("free once released");
     }
 
@@ -339,7 +333,7 @@ mod tests {
         // 192.0.2.0/24 is TEST-NET-1: documentation only, never on a host.
         let error = Ports::choose(
             &args(&["--bind", "192.0.2.1", "--service-port", "0"]),
-            &[Role::Service],
+            &[Role::Service(Replica::FIRST)],
         )
         .expect_err("not a local address");
         assert!(matches!(error, PortError::NotLocal { .. }), "{error}");

@@ -2,7 +2,8 @@
 //!
 //! Same jobs, same rule files, same alerting wiring; only what differs on one
 //! host changes:
-//! - targets point at `127.0.0.1:<chosen port>`;
+//! - targets point at `127.0.0.1:<chosen port>`, and the service's job
+//!   reads its instances from a file `stack up` keeps (see [`super::discovery`]);
 //! - targets of components not running here (e.g. the Collector) are
 //!   dropped, and so is a job left without targets;
 //! - `rule_files` become absolute paths to the repository's own rule files
@@ -15,8 +16,9 @@ use std::time::Duration;
 
 use serde_yaml_ng::{Mapping, Value};
 
+use super::discovery::{ServiceTargets, is_service_job, use_targets_file};
 use super::ports::Ports;
-use super::targets::{Rewritten, rewrite_target};
+use super::targets::{Rewritten, rewrite_target, rewrite_url};
 
 /// Why the config could not be generated.
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +49,14 @@ pub struct Generated {
 }
 
 /// Rewrites `source` (the text of `prometheus/prometheus.yml`, whose folder
-/// is `config_dir`) for the components in `ports`.
+/// is `config_dir`) for the components in `ports`; the service's job reads
+/// its instances from `service_targets`.
 pub fn generate(
     source: &str,
     config_dir: &Path,
     ports: &Ports,
     intervals: Intervals,
+    service_targets: &ServiceTargets,
 ) -> Result<Generated, ConfigError> {
     const FILE: &str = "prometheus/prometheus.yml";
     let shape = |what: &str| ConfigError::Shape {
@@ -68,6 +72,7 @@ pub fn generate(
         .ok_or_else(|| shape("top level is not a mapping"))?;
 
     apply_intervals(map, intervals);
+    rewrite_external_label_urls(map, ports);
 
     if let Some(rule_files) = map.get_mut("rule_files").and_then(Value::as_sequence_mut) {
         for entry in rule_files.iter_mut() {
@@ -93,6 +98,12 @@ pub fn generate(
         .and_then(Value::as_sequence_mut)
     {
         jobs.retain_mut(|job| {
+            if let Some(map) = job.as_mapping_mut()
+                && is_service_job(map)
+            {
+                use_targets_file(map, service_targets);
+                return true;
+            }
             let has_targets = rewrite_static_configs(job, ports);
             if !has_targets {
                 let name = job.get("job_name").and_then(Value::as_str).unwrap_or("?");
@@ -153,6 +164,20 @@ fn rewrite_static_configs(entry: &mut Value, ports: &Ports) -> bool {
     !configs.is_empty() || uses_other_discovery
 }
 
+/// External labels that are URLs of components here (the runbook base, the
+/// inbox's) point at this host's ports, like the targets.
+fn rewrite_external_label_urls(map: &mut Mapping, ports: &Ports) {
+    let labels = map
+        .get_mut("global")
+        .and_then(|g| g.get_mut("external_labels"))
+        .and_then(Value::as_mapping_mut);
+    for value in labels.into_iter().flat_map(|l| l.values_mut()) {
+        if let Some(local) = value.as_str().and_then(|url| rewrite_url(url, ports)) {
+            *value = Value::from(local);
+        }
+    }
+}
+
 fn apply_intervals(map: &mut Mapping, intervals: Intervals) {
     if intervals.scrape.is_none() && intervals.evaluation.is_none() {
         return;
@@ -209,6 +234,8 @@ mod tests {
     const SOURCE: &str = r#"
 global:
   scrape_interval: 15s
+  external_labels:
+    runbook_base: http://localhost:5080/runbook
 rule_files:
   - rules/*.yml
   - /etc/prometheus/extra.yml
@@ -232,7 +259,8 @@ scrape_configs:
 
     #[test]
     fn rewrites_targets_rules_and_intervals() {
-        let ports = free_ports(&[Role::Service, Role::Prometheus, Role::Alertmanager]);
+        let ports = free_ports(&[Role::Prometheus, Role::Alertmanager, Role::Inbox]);
+        let targets = ServiceTargets::new("/state/targets/service.json".into());
         let generated = generate(
             SOURCE,
             Path::new("/repo/prometheus"),
@@ -241,6 +269,7 @@ scrape_configs:
                 scrape: Some(Duration::from_secs(1)),
                 evaluation: Some(Duration::from_millis(500)),
             },
+            &targets,
         )
         .expect("generate");
         assert_eq!(generated.dropped_jobs, vec!["otel-collector".to_owned()]);
@@ -248,6 +277,11 @@ scrape_configs:
         assert_eq!(v["global"]["scrape_interval"], Value::from("1000ms"));
         assert_eq!(v["global"]["scrape_timeout"], Value::from("1000ms"));
         assert_eq!(v["global"]["evaluation_interval"], Value::from("500ms"));
+        let inbox = ports.url(Role::Inbox).expect("inbox");
+        assert_eq!(
+            v["global"]["external_labels"]["runbook_base"],
+            Value::from(format!("{inbox}/runbook"))
+        );
         assert_eq!(
             v["rule_files"][0],
             Value::from("/repo/prometheus/rules/*.yml")
@@ -261,11 +295,11 @@ scrape_configs:
             v["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0],
             Value::from(am)
         );
-        let service = format!("127.0.0.1:{}", ports.get(Role::Service).unwrap());
         assert_eq!(
-            v["scrape_configs"][0]["static_configs"][0]["targets"][0],
-            Value::from(service)
+            v["scrape_configs"][0]["file_sd_configs"][0]["files"][0],
+            Value::from("/state/targets/service.json")
         );
+        assert!(v["scrape_configs"][0].get("static_configs").is_none());
         assert_eq!(
             v["scrape_configs"][1]["job_name"],
             Value::from("prometheus")
@@ -279,6 +313,16 @@ scrape_configs:
     #[test]
     fn rejects_non_yaml() {
         let ports = free_ports(&[]);
-        assert!(generate("[: nope", Path::new("/"), &ports, Intervals::default()).is_err());
+        let targets = ServiceTargets::new("/t.json".into());
+        assert!(
+            generate(
+                "[: nope",
+                Path::new("/"),
+                &ports,
+                Intervals::default(),
+                &targets
+            )
+            .is_err()
+        );
     }
 }

@@ -3,25 +3,10 @@
 
 use super::locate::Located;
 use super::ports::{Ports, Role};
-use super::process::Supervised;
+use super::state::ManifestEntry;
 use super::state::StateDir;
 use super::traces::TraceStore;
 use crate::programs::pins::Program;
-
-/// The role whose URL a component is shown with.
-fn role_of(name: &str) -> Option<Role> {
-    Some(match name {
-        "service" => Role::Service,
-        "inbox" => Role::Inbox,
-        "node_exporter" => Role::NodeExporter,
-        "prometheus" => Role::Prometheus,
-        "alertmanager" => Role::Alertmanager,
-        "grafana" => Role::Grafana,
-        "otelcol" => Role::CollectorHealth,
-        "tempo" => Role::TempoHttp,
-        _ => return None,
-    })
-}
 
 fn program_of(name: &str) -> Option<Program> {
     Some(match name {
@@ -36,33 +21,36 @@ fn program_of(name: &str) -> Option<Program> {
 
 /// Every running component with its URL, pid, log and origin.
 pub fn running(
-    children: &[Supervised],
+    components: &[ManifestEntry],
     ports: &Ports,
     located: &Located,
     store: &TraceStore,
     state: &StateDir,
 ) {
     println!("stack is up; state in {}", state.root.display());
-    for child in children {
-        let url = role_of(child.name)
-            .and_then(|r| ports.url(r))
-            .unwrap_or_default();
-        let origin = program_of(child.name)
+    for component in components {
+        let origin = program_of(component.name)
             .and_then(|p| located.get(p))
             .map(|found| format!(", {}", found.origin))
             .unwrap_or_default();
         println!(
-            "  {:<14} {url}/  (pid {}, log {}{origin})",
-            child.name,
-            child.pid(),
-            child.log.display()
+            "  {:<14} {}  (pid {}, log {}{origin})",
+            component.name,
+            component.url,
+            component.pid,
+            component.log.display()
         );
-        if child.name == "otelcol" {
+        if component.name == "otelcol" {
             collector_endpoints(ports);
         }
     }
     println!("  inbox token    {}", state.file("inbox-token").display());
-    if let Some(service) = ports.url(Role::Service)
+    let services: Vec<String> = ports
+        .services()
+        .into_iter()
+        .filter_map(|role| ports.url(role))
+        .collect();
+    if let Some(service) = services.first()
         && ports.url(Role::OtlpGrpc).is_some()
     {
         println!(
@@ -82,9 +70,10 @@ pub fn running(
     let stack = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "stack".into());
+    let urls: Vec<String> = services.iter().map(|url| format!("--url {url}")).collect();
     println!(
-        "Try: {stack} load --url {}   |   Ctrl-C stops everything.",
-        ports.url(Role::Service).unwrap_or_default()
+        "Try: {stack} load {}   |   Ctrl-C stops everything.",
+        urls.join(" ")
     );
 }
 

@@ -6,6 +6,7 @@
 //!   inbox-token            bearer token shared by Alertmanager and the inbox (0600)
 //!   prometheus.yml         generated from prometheus/prometheus.yml
 //!   alertmanager.yml       generated from alertmanager/alertmanager.yml
+//!   service-targets.json   the service instances Prometheus scrapes (file SD)
 //!   stack.json             URLs, pids and logs of the running stack (while up)
 //!   stack.lock             flock held by the running `stack up`, with its PID
 //!   data/<component>/      TSDB, silences, Grafana database...

@@ -53,6 +53,7 @@ pub fn rewrite_url(url: &str, ports: &Ports) -> Option<String> {
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
+    use crate::up::ports::Replica;
     use clap::Parser;
 
     fn inbox_and_service() -> Ports {
@@ -61,7 +62,7 @@ mod tests {
         else {
             unreachable!()
         };
-        Ports::choose(&args, &[Role::Inbox, Role::Service])
+        Ports::choose(&args, &[Role::Inbox, Role::Service(Replica::FIRST)])
             .expect("ports")
             .0
     }
@@ -69,7 +70,7 @@ mod tests {
     #[test]
     fn maps_by_contract_port() {
         let ports = inbox_and_service();
-        let service = ports.addr(Role::Service).expect("service");
+        let service = ports.addr(Role::Service(Replica::FIRST)).expect("service");
         assert_eq!(
             rewrite_target("service:5000", &ports),
             Rewritten::Local(service)

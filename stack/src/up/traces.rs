@@ -58,7 +58,7 @@ pub fn tempo(
     Ok(Launch {
         name: "tempo",
         role: Role::TempoHttp,
-        listens: &TEMPO_ROLES,
+        listens: TEMPO_ROLES.to_vec(),
         command,
         // 200 once the ingester has joined its ring.
         ready_path: "/ready",
@@ -103,7 +103,7 @@ pub fn collector(binary: &Path, repo: &Path, ports: &Ports, store: &TraceStore) 
     Launch {
         name: "otelcol",
         role: Role::CollectorHealth,
-        listens: &COLLECTOR_ROLES,
+        listens: COLLECTOR_ROLES.to_vec(),
         command,
         // The health_check extension answers 200 once every pipeline runs.
         ready_path: "/",

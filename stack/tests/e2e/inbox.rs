@@ -30,3 +30,18 @@ pub fn delivered(notifications: &[Value], alertname: &str, status: &str) -> Opti
         .map(|ms| ms / 1000.0)
         .reduce(f64::min)
 }
+
+/// The `instance` labels of the alerts named `alertname` with `status` in
+/// any notification, sorted and without repeats.
+pub fn instances(notifications: &[Value], alertname: &str, status: &str) -> Vec<String> {
+    let mut found: Vec<String> = notifications
+        .iter()
+        .filter_map(|n| n["payload"]["alerts"].as_array())
+        .flatten()
+        .filter(|a| a["labels"]["alertname"] == alertname && a["status"] == status)
+        .filter_map(|a| a["labels"]["instance"].as_str().map(str::to_owned))
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}

@@ -69,6 +69,30 @@ impl Drop for Guard {
     }
 }
 
+/// Starts again, as this test's child, a component `stack up` started and
+/// that has since stopped, from its `command` and `env` in `stack.json`;
+/// its output goes next to its old log, as `<name>.restarted.log`.
+pub fn restart(component: &serde_json::Value) -> Guard {
+    let argv: Vec<&str> = component["command"]
+        .as_array()
+        .expect("command in stack.json")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    let log = Path::new(component["log"].as_str().expect("log")).with_extension("restarted.log");
+    let log = std::fs::File::create(&log).expect("restarted log");
+    let mut command = Command::new(argv[0]);
+    command
+        .args(&argv[1..])
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .stdin(Stdio::null());
+    for (name, value) in component["env"].as_object().expect("env in stack.json") {
+        command.env(name, value.as_str().unwrap_or_default());
+    }
+    Guard::spawn("restarted component", command)
+}
+
 /// Runs a `stack load` child to completion; if it is still running at
 /// `deadline` the timeout drops it, and `kill_on_drop` kills it.
 pub async fn run_with_deadline(command: Command, deadline: Instant, clock: &Clock) -> Output {

@@ -9,14 +9,14 @@
 //! export itself and reads the spans exactly as the Collector sent them.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use test_support::{OtlpReceiver, ReceivedSpan};
 
 use super::clock::Clock;
-use super::processes::{Guard, run_with_deadline};
+use super::processes::{Guard, restart, run_with_deadline};
 use super::prometheus::{Prometheus, unix_now};
 
 /// OTLP's `SPAN_KIND_SERVER`.
@@ -255,24 +255,7 @@ pub async fn collector_outage(
     }
     assert!(summary["sent"].as_u64().unwrap_or(0) >= 500, "{summary}");
 
-    let argv: Vec<&str> = collector["command"]
-        .as_array()
-        .expect("otelcol command in stack.json")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    let log = Path::new(collector["log"].as_str().expect("log")).with_extension("restarted.log");
-    let log = std::fs::File::create(&log).expect("restarted Collector log");
-    let mut restart = Command::new(argv[0]);
-    restart
-        .args(&argv[1..])
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .stdin(Stdio::null());
-    for (name, value) in collector["env"].as_object().expect("otelcol env") {
-        restart.env(name, value.as_str().unwrap_or_default());
-    }
-    let guard = Guard::spawn("restarted Collector", restart);
+    let guard = restart(collector);
     let health = collector["url"].as_str().expect("otelcol url");
     let deadline = clock.deadline(Duration::from_secs(30));
     while !client

@@ -1,0 +1,180 @@
+//! Parsers for settings (flags and their environment variables), used as
+//! clap `value_parser`s by the service, the inbox and `stack`.
+//!
+//! They exist for their error messages: clap puts the setting's name in
+//! front (`invalid value 'abc' for '--scrape-interval <..>': `) and these
+//! say what the value should look like, with an example, so every binary
+//! speaks in one voice: `expected <form> such as <example>, got "<value>"`.
+//! The standard library's own messages (`invalid digit found in string`,
+//! humantime's `expected number at 0`) name neither.
+
+use std::fmt::Display;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A duration as humantime reads it: `500ms`, `10s`, `4m`, `1h30m`.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|_| expected("a duration", "500ms, 10s, 4m or 1h30m", text))
+}
+
+/// A TCP port; 0 asks the system for a free one.
+pub fn port(text: &str) -> Result<u16, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| expected("a port from 0 to 65535 (0: any free port)", "5000", text))
+}
+
+/// An IP address to listen on.
+pub fn ip_addr(text: &str) -> Result<IpAddr, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| expected("an IP address", "127.0.0.1, 0.0.0.0 or ::1", text))
+}
+
+/// A listen address, `IP:PORT` (port 0: any free port).
+pub fn socket_addr(text: &str) -> Result<SocketAddr, String> {
+    text.trim().parse().map_err(|_| {
+        expected(
+            "IP:PORT (port 0: any free port)",
+            "127.0.0.1:5000, 0.0.0.0:5000 or [::1]:5000",
+            text,
+        )
+    })
+}
+
+/// A parser for a whole number in `range`, for
+/// `value_parser = whole_number(1..=16, "3")`.
+pub fn whole_number<T>(
+    range: RangeInclusive<T>,
+    example: &'static str,
+) -> impl Fn(&str) -> Result<T, String> + Clone
+where
+    T: FromStr + PartialOrd + Display + Copy + Send + Sync + 'static,
+{
+    move |text: &str| {
+        let form = format!("a whole number from {} to {}", range.start(), range.end());
+        match text.trim().parse::<T>() {
+            Ok(value) if range.contains(&value) => Ok(value),
+            _ => Err(expected(&form, example, text)),
+        }
+    }
+}
+
+/// A parser for a decimal number in `range`, for
+/// `value_parser = decimal(0.0..=1.0, "0.25")`.
+pub fn decimal(
+    range: RangeInclusive<f64>,
+    example: &'static str,
+) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |text: &str| {
+        let form = format!("a number from {} to {}", range.start(), range.end());
+        match text.trim().parse::<f64>() {
+            Ok(value) if range.contains(&value) => Ok(value),
+            _ => Err(expected(&form, example, text)),
+        }
+    }
+}
+
+/// The one sentence every parser here answers with.
+pub fn expected(form: &str, example: &str, got: &str) -> String {
+    format!("expected {form} such as {example}, got {got:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Settings {
+        #[arg(long, value_parser = duration)]
+        timeout: Option<Duration>,
+        #[arg(long, value_parser = port)]
+        port: Option<u16>,
+        #[arg(long, value_parser = ip_addr)]
+        bind: Option<IpAddr>,
+        #[arg(long, value_parser = socket_addr)]
+        listen: Option<SocketAddr>,
+        #[arg(long, value_parser = whole_number(1u8..=16, "3"))]
+        replicas: Option<u8>,
+        #[arg(long, value_parser = decimal(0.0..=1.0, "0.25"))]
+        ratio: Option<f64>,
+    }
+
+    /// clap's whole message for `--flag value`: must be one `error:` line
+    /// naming the flag, the form, an example and the value.
+    fn refusal(flag: &str, value: &str) -> String {
+        let error = Settings::try_parse_from(["bin", flag, value]).expect_err(value);
+        let text = error.to_string();
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("error")).count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains(flag) && text.contains(&format!("{value:?}")),
+            "{text}"
+        );
+        text
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_the_form_and_an_example() {
+        for (flag, value, says) in [
+            ("--timeout", "forever", "a duration such as 500ms"),
+            ("--timeout", "5", "a duration such as 500ms"),
+            (
+                "--port",
+                "abc",
+                "a port from 0 to 65535 (0: any free port) such as 5000",
+            ),
+            ("--port", "70000", "a port from 0 to 65535"),
+            ("--bind", "localhost", "an IP address such as 127.0.0.1"),
+            (
+                "--listen",
+                "1.2.3",
+                "IP:PORT (port 0: any free port) such as 127.0.0.1:5000",
+            ),
+            ("--listen", "127.0.0.1", "IP:PORT"),
+            ("--replicas", "40", "a whole number from 1 to 16 such as 3"),
+            ("--replicas", "0", "a whole number from 1 to 16"),
+            ("--ratio", "2", "a number from 0 to 1 such as 0.25"),
+            ("--ratio", "NaN", "a number from 0 to 1"),
+        ] {
+            let text = refusal(flag, value);
+            assert!(text.contains(says), "{flag} {value}: {text}");
+        }
+    }
+
+    #[test]
+    fn good_values_parse() {
+        let settings = Settings::try_parse_from([
+            "bin",
+            "--timeout",
+            "1h30m",
+            "--port",
+            "0",
+            "--bind",
+            "::1",
+            "--listen",
+            "0.0.0.0:5000",
+            "--replicas",
+            "16",
+            "--ratio",
+            "0.5",
+        ])
+        .expect("valid settings");
+        assert_eq!(settings.timeout, Some(Duration::from_secs(5400)));
+        assert_eq!(settings.port, Some(0));
+        assert_eq!(settings.bind, Some("::1".parse().expect("ip")));
+        assert_eq!(
+            settings.listen,
+            Some(SocketAddr::from(([0, 0, 0, 0], 5000)))
+        );
+        assert_eq!(settings.replicas, Some(16));
+        assert_eq!(settings.ratio, Some(0.5));
+    }
+}
