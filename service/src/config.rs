@@ -269,9 +269,10 @@ impl Default for ServeConfig {
     }
 }
 
-/// Accepts `http://host:port`. The OTLP crate would assume https for a bare
-/// `host:port`, and this build has no TLS (the Collector runs beside the
-/// service), so an https endpoint could only fail later, at export time.
+/// Accepts `http://host:port`. The exporter speaks plain gRPC only (the
+/// Collector runs beside the service), so an https endpoint, or a bare
+/// `host:port` that might mean one, is refused here rather than failing
+/// later, at export time.
 pub fn parse_endpoint(text: &str) -> Result<String, String> {
     let uri: http::Uri = text
         .parse()
@@ -279,7 +280,7 @@ pub fn parse_endpoint(text: &str) -> Result<String, String> {
     match (uri.scheme_str(), uri.host()) {
         (Some("http"), Some(_)) => Ok(text.to_owned()),
         (Some("https"), _) => Err(format!(
-            "this build exports without TLS: expected a URL like http://localhost:4317 (for https, build opentelemetry-otlp with its `tls-roots` feature), got {text:?}"
+            "this build exports without TLS: expected a URL like http://localhost:4317 (for https, export to a Collector beside the service and let it forward over TLS), got {text:?}"
         )),
         _ => Err(format!(
             "expected a URL like http://localhost:4317 (scheme http and a host), got {text:?}"

@@ -51,25 +51,43 @@
 //! One line per response ([`middleware::access_log`]), written by a
 //! separate thread in batches; `--access-log off` turns it off.
 
-// In dependency order: each module uses only those above it.
-pub mod app;
+// In dependency order: each module uses only those above it (a blank line
+// between two modules keeps rustfmt from sorting them).
+//
+// Vocabulary and settings:
 pub mod config;
-pub mod cpu_drill;
 pub mod error;
-pub mod export;
-pub mod log_limit;
-pub mod log_writer;
-pub mod metrics;
-pub mod middleware;
-pub mod otlp;
-pub mod routes;
 pub mod semconv;
-pub mod server;
-pub mod span_queue;
-pub mod state;
+
+// The request path, from the data up:
+pub mod cpu_drill;
 pub mod store;
-pub mod telemetry;
+
+pub mod metrics;
+
+pub mod state;
+
+pub mod routes;
+
+pub mod log_writer;
+
+pub mod middleware;
+
+// The span pipeline, then logging and tracing set up around it:
+pub mod log_limit;
+pub mod otlp;
+
+pub mod export;
+pub mod span_queue;
+
 pub mod traces;
+
+pub mod telemetry;
+
+// Putting it together:
+pub mod app;
+
+pub mod server;
 
 pub use app::{App, app};
 pub use config::{Cli, Command, ServeConfig, TelemetryMode};

@@ -234,8 +234,8 @@ mod tests {
         }
     }
 
-    /// The line `tracing-subscriber` writes for the event this module
-    /// used to emit: `tracing::info!` with the same fields.
+    /// The plain version: the line `tracing-subscriber` writes for
+    /// `tracing::info!` with the same fields.
     fn plain(entry: &Entry<'_>, format: LogFormat) -> String {
         let buffer = Buffer::default();
         let out = buffer.clone();
