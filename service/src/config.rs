@@ -17,7 +17,7 @@ mod values;
 
 pub use values::{
     MAX_CPU_BURNS, ResourceAttributes, parse_batch_size, parse_burn_limit, parse_duration,
-    parse_millis, parse_resource_attributes,
+    parse_endpoint, parse_millis, parse_ratio, parse_resource_attributes,
 };
 
 /// The `service` binary: serves HTTP by default, or runs a subcommand.
@@ -269,46 +269,9 @@ impl Default for ServeConfig {
     }
 }
 
-/// Accepts `http://host:port`. The exporter speaks plain gRPC only (the
-/// Collector runs beside the service), so an https endpoint, or a bare
-/// `host:port` that might mean one, is refused here rather than failing
-/// later, at export time.
-pub fn parse_endpoint(text: &str) -> Result<String, String> {
-    let uri: http::Uri = text
-        .parse()
-        .map_err(|_| format!("expected a URL like http://localhost:4317, got {text:?}"))?;
-    match (uri.scheme_str(), uri.host()) {
-        (Some("http"), Some(_)) => Ok(text.to_owned()),
-        (Some("https"), _) => Err(format!(
-            "this build exports without TLS: expected a URL like http://localhost:4317 (for https, export to a Collector beside the service and let it forward over TLS), got {text:?}"
-        )),
-        _ => Err(format!(
-            "expected a URL like http://localhost:4317 (scheme http and a host), got {text:?}"
-        )),
-    }
-}
-
-/// Accepts a sampling ratio between 0.0 and 1.0.
-pub fn parse_ratio(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
-        _ => Err(format!("expected a number from 0.0 to 1.0, got {text:?}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn endpoints_and_ratios() {
-        assert!(parse_endpoint("http://otel-collector:4317").is_ok());
-        assert!(parse_endpoint("otel-collector:4317").is_err());
-        let https = parse_endpoint("https://otel-collector:4317").expect_err("no TLS");
-        assert!(https.contains("without TLS"), "{https}");
-        assert_eq!(parse_ratio("0.25"), Ok(0.25));
-        assert!(parse_ratio("1.5").is_err());
-    }
 
     #[test]
     fn bad_values_name_the_setting_the_form_and_an_example() {
