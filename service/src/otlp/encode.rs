@@ -40,7 +40,11 @@ pub fn export_request(resource: &Resource, spans: &[SpanData]) -> Vec<u8> {
             .find(|(scope, _)| **scope == span.instrumentation_scope)
         {
             Some((_, group)) => group.push(span),
-            None => scopes.push((&span.instrumentation_scope, vec![span])),
+            None => {
+                let mut group = Vec::with_capacity(spans.len());
+                group.push(span);
+                scopes.push((&span.instrumentation_scope, group));
+            }
         }
     }
     let mut out = Writer(Vec::with_capacity(512 * spans.len() + 1024));
@@ -191,13 +195,13 @@ impl Writer {
             return;
         }
         // A longer length needs more bytes: shift the body to make room.
-        let mut prefix = Writer(Vec::with_capacity(10));
-        prefix.varint(len as u64);
-        let extra = prefix.0.len() - 1;
+        let mut prefix = [0; 10];
+        let prefix = varint_into(&mut prefix, len as u64);
+        let extra = prefix.len() - 1;
         let end = self.0.len();
         self.0.resize(end + extra, 0);
         self.0.copy_within(at + 1..end, at + 1 + extra);
-        self.0[at..=at + extra].copy_from_slice(&prefix.0);
+        self.0[at..=at + extra].copy_from_slice(prefix);
     }
 
     fn string(&mut self, field: u32, text: &str) {
@@ -254,6 +258,19 @@ impl Writer {
         }
         self.0.push(value as u8);
     }
+}
+
+/// Writes `value` as a varint (7 bits per byte, low bits first) into `out`,
+/// returning the bytes written.
+fn varint_into(out: &mut [u8; 10], mut value: u64) -> &[u8] {
+    let mut len = 0;
+    while value >= 0x80 {
+        out[len] = value as u8 | 0x80;
+        value >>= 7;
+        len += 1;
+    }
+    out[len] = value as u8;
+    &out[..=len]
 }
 
 fn span_kind(kind: &SpanKind) -> u64 {
