@@ -47,16 +47,22 @@ impl AccessLogWriter {
 
 /// What one line says.
 #[derive(Debug)]
-struct Entry<'a> {
-    method: MethodLabel,
-    route: &'a str,
-    status: u16,
-    duration_us: u64,
-    trace_id: Option<TraceId>,
+pub struct Entry<'a> {
+    /// The method label.
+    pub method: MethodLabel,
+    /// The matched route template, empty when no route matched.
+    pub route: &'a str,
+    /// The response status.
+    pub status: u16,
+    /// From the request's arrival to its response.
+    pub duration_us: u64,
+    /// The server span's trace, when the request is traced.
+    pub trace_id: Option<TraceId>,
 }
 
 impl Entry<'_> {
-    fn line(&self, now: SystemTime, format: LogFormat) -> String {
+    /// The line, newline included, stamped with `now`.
+    pub fn line(&self, now: SystemTime, format: LogFormat) -> String {
         let time = humantime::format_rfc3339_micros(now);
         let mut line = String::with_capacity(192);
         // Writing into a String cannot fail.
