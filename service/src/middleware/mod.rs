@@ -16,4 +16,3 @@
 pub mod access_log;
 pub mod metrics;
 pub mod trace;
-pub mod traceparent;
