@@ -11,13 +11,13 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use cli_values::{socket_addr, whole_number};
+use cli_values::{decimal, socket_addr, whole_number};
 
 mod values;
 
 pub use values::{
-    MAX_CPU_BURNS, ResourceAttributes, parse_batch_size, parse_burn_limit, parse_duration,
-    parse_endpoint, parse_millis, parse_ratio, parse_resource_attributes,
+    MAX_CPU_BURNS, ResourceAttributes, parse_burn_limit, parse_duration, parse_endpoint,
+    parse_millis, parse_resource_attributes,
 };
 
 /// The `service` binary: serves HTTP by default, or runs a subcommand.
@@ -202,7 +202,7 @@ pub struct ServeConfig {
     pub traces_sampler: SamplerKind,
 
     /// Sampling ratio for the `*traceidratio` samplers, from 0.0 to 1.0.
-    #[arg(long, env = "OTEL_TRACES_SAMPLER_ARG", value_parser = parse_ratio)]
+    #[arg(long, env = "OTEL_TRACES_SAMPLER_ARG", value_parser = decimal(0.0..=1.0, "0.25"))]
     pub traces_sampler_arg: Option<f64>,
 
     /// Capacity of the in-memory span queue; spans beyond it are dropped
@@ -227,8 +227,9 @@ pub struct ServeConfig {
     /// Most spans per OTLP export; an export starts as soon as this many
     /// are queued (at most `OTEL_BSP_MAX_QUEUE_SIZE`). Fewer, larger exports
     /// keep up with more spans per second (docs/performance.md).
-    #[arg(long, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value = "2048", value_parser = parse_batch_size)]
-    pub span_batch_size: NonZeroUsize,
+    #[arg(long, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value_t = 2048,
+          value_parser = whole_number(1usize..=1_000_000, "2048"))]
+    pub span_batch_size: usize,
 
     /// Longest wait before queued spans are exported, in milliseconds as
     /// the OpenTelemetry variable defines it (`500`), or with a unit
@@ -263,7 +264,7 @@ impl Default for ServeConfig {
             span_queue_size: 4096,
             cpu_drill: Switch::On,
             max_cpu_burns: None,
-            span_batch_size: NonZeroUsize::new(2048).expect("not zero"),
+            span_batch_size: 2048,
             span_schedule_delay: Duration::from_secs(1),
         }
     }

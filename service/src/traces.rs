@@ -82,7 +82,7 @@ pub fn tracer_provider(config: &ServeConfig) -> Option<(SdkTracerProvider, Arc<S
         .with_batch_config(
             BatchConfigBuilder::default()
                 .with_max_queue_size(capacity)
-                .with_max_export_batch_size(config.span_batch_size.get())
+                .with_max_export_batch_size(config.span_batch_size)
                 .with_scheduled_delay(config.span_schedule_delay)
                 .build(),
         )

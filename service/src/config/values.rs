@@ -47,13 +47,6 @@ pub fn parse_millis(text: &str) -> Result<Duration, String> {
         })
 }
 
-/// Accepts a number of spans per export, at least 1.
-pub fn parse_batch_size(text: &str) -> Result<NonZeroUsize, String> {
-    text.trim()
-        .parse::<NonZeroUsize>()
-        .map_err(|_| format!("expected a whole number of spans from 1 up, e.g. 512, got {text:?}"))
-}
-
 /// Parses `key1=value1,key2=value2` as the OpenTelemetry spec defines it
 /// (values may be percent-encoded; a bare `%` is kept as is).
 pub fn parse_resource_attributes(text: &str) -> Result<ResourceAttributes, String> {
@@ -114,26 +107,16 @@ pub fn parse_endpoint(text: &str) -> Result<String, String> {
     }
 }
 
-/// Accepts a sampling ratio between 0.0 and 1.0.
-pub fn parse_ratio(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
-        _ => Err(format!("expected a number from 0.0 to 1.0, got {text:?}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_and_ratios() {
+    fn endpoints() {
         assert!(parse_endpoint("http://otel-collector:4317").is_ok());
         assert!(parse_endpoint("otel-collector:4317").is_err());
         let https = parse_endpoint("https://otel-collector:4317").expect_err("no TLS");
         assert!(https.contains("without TLS"), "{https}");
-        assert_eq!(parse_ratio("0.25"), Ok(0.25));
-        assert!(parse_ratio("1.5").is_err());
     }
 
     #[test]
