@@ -7,8 +7,6 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use cli_values::{decimal, duration, ip_addr, port, whole_number};
 
-use crate::load::{MAX_RATE, MIN_RATE};
-
 /// Run this repository's monitoring stack natively and drive traffic at it.
 #[derive(Debug, Parser)]
 #[command(name = "stack", version, about)]
@@ -30,6 +28,12 @@ pub enum Command {
     /// CPU drill.
     Load(LoadArgs),
 }
+
+/// Slowest and fastest `--rate` (req/s). Requests start every 1/R seconds:
+/// the period must be a timer period tokio accepts (not zero) and fit a
+/// `Duration` (not astronomically long).
+pub const MIN_RATE: f64 = 0.001;
+pub const MAX_RATE: f64 = 1_000_000.0;
 
 /// Settings of `stack up`. Port 0 means "pick a free port".
 #[derive(Debug, Clone, Args)]

@@ -60,7 +60,7 @@ pub async fn closed_loop(shared: &Arc<Shared>, concurrency: usize) {
 }
 
 pub async fn open_loop(shared: &Arc<Shared>, rate: f64) {
-    // `plan` keeps the rate within MIN_RATE..=MAX_RATE, so this is a valid,
+    // `--rate`'s parser keeps it within cli::MIN_RATE..=MAX_RATE, so this is a valid,
     // non-zero period.
     let period = Duration::from_secs_f64(1.0 / rate);
     let mut ticker = tokio::time::interval(period);

@@ -52,12 +52,6 @@ pub struct Plan {
     pub pace: Pace,
 }
 
-/// Slowest and fastest `--rate` (req/s). Requests start every 1/R seconds:
-/// the period must be a timer period tokio accepts (not zero) and fit a
-/// `Duration` (not astronomically long).
-pub const MIN_RATE: f64 = 0.001;
-pub const MAX_RATE: f64 = 1_000_000.0;
-
 pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let plan = plan(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
