@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::files::{array_at, str_at};
-use crate::tool::{self, TempDir};
+use crate::tool;
 use crate::{CheckError, Problem};
 
 /// Values the Grafana macros get before parsing, the same ones the
@@ -145,8 +145,8 @@ pub fn check_parse(exprs: &[Expr], workdir: &Path) -> Result<(), CheckError> {
         .collect();
     crate::into_result("Grafana PromQL expressions", problems)?;
 
-    let dir = TempDir::new("grafana-promql")?;
-    let path = dir.write("grafana-expressions.yml", &rule_file(exprs))?;
+    let dir = tool::temp_dir("grafana-promql")?;
+    let path = tool::write_file(dir.path(), "grafana-expressions.yml", &rule_file(exprs))?;
     let path_text = path.to_string_lossy().into_owned();
     tool::run("promtool", &["check", "rules", &path_text], workdir).map_err(
         |error| match error {

@@ -61,54 +61,33 @@ pub fn run(tool: &str, args: &[&str], dir: &Path) -> Result<String, CheckError> 
     }
 }
 
-/// A directory under the system temp dir, removed when dropped (also when a
-/// test panics), for generated files such as the PromQL rule file.
-#[derive(Debug)]
-pub struct TempDir {
-    path: std::path::PathBuf,
+/// A fresh directory under the system temp dir whose name starts with
+/// `prefix`, for generated files such as the PromQL rule file; removed when
+/// dropped (also when a test panics).
+pub fn temp_dir(prefix: &str) -> Result<tempfile::TempDir, CheckError> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|source| CheckError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })
 }
 
-impl TempDir {
-    /// Creates a fresh directory whose name starts with `prefix`.
-    pub fn new(prefix: &str) -> Result<Self, CheckError> {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let unique = format!(
-            "{prefix}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(unique);
-        std::fs::create_dir_all(&path).map_err(|source| CheckError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(Self { path })
+/// Writes `contents` to `name` inside `dir` (creating parents).
+pub fn write_file(
+    dir: &Path,
+    name: &str,
+    contents: &str,
+) -> Result<std::path::PathBuf, CheckError> {
+    let path = dir.join(name);
+    let io_error = |source| CheckError::Io {
+        path: path.clone(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io_error)?;
     }
-
-    /// The directory's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Writes `contents` to `name` inside the directory (creating parents).
-    pub fn write(&self, name: &str, contents: &str) -> Result<std::path::PathBuf, CheckError> {
-        let path = self.path.join(name);
-        let io_error = |source| CheckError::Io {
-            path: path.clone(),
-            source,
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_error)?;
-        }
-        std::fs::write(&path, contents).map_err(io_error)?;
-        Ok(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // Best effort: a leftover temp dir is harmless.
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
+    std::fs::write(&path, contents).map_err(io_error)?;
+    Ok(path)
 }

@@ -13,7 +13,7 @@ use checks::grafana::{
     validate_dashboard, validate_dashboard_providers, validate_datasources,
 };
 use checks::promql::{Expr, alert_rule_exprs, check_parse, dashboard_exprs};
-use checks::tool::{self, TempDir};
+use checks::tool;
 use checks::{CheckError, Problem, into_result, repo_root};
 use serde_json::Value;
 
@@ -503,8 +503,8 @@ tests:
 }
 
 fn run_relay_unit_test(expr: &str) -> Result<String, CheckError> {
-    let dir = TempDir::new("relay-query")?;
-    let path = dir.write("relay_test.yml", &relay_unit_test(expr))?;
+    let dir = tool::temp_dir("relay-query")?;
+    let path = tool::write_file(dir.path(), "relay_test.yml", &relay_unit_test(expr))?;
     tool::run(
         "promtool",
         &["test", "rules", &path.to_string_lossy()],

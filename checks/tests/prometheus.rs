@@ -7,7 +7,7 @@ use std::path::Path;
 
 use checks::files::{array_at, list, load_yaml, read, str_at};
 use checks::grafana::duration_seconds;
-use checks::tool::{self, TempDir};
+use checks::tool;
 use checks::{CheckError, repo_root};
 use serde_json::Value;
 
@@ -291,7 +291,7 @@ fn rule_unit_tests_cover_every_required_case() {
 /// promtool's verdict on the unit tests.
 fn unit_tests_with_mutated_rules(from: &str, to: &str) -> Result<String, CheckError> {
     let root = repo_root();
-    let dir = TempDir::new("promtool-mutation")?;
+    let dir = tool::temp_dir("promtool-mutation")?;
     let mut replaced = false;
     for file in rule_files() {
         let text = read(&file)?;
@@ -300,7 +300,11 @@ fn unit_tests_with_mutated_rules(from: &str, to: &str) -> Result<String, CheckEr
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("rules.yml");
-        dir.write(&format!("rules/{name}"), &text.replace(from, to))?;
+        tool::write_file(
+            dir.path(),
+            &format!("rules/{name}"),
+            &text.replace(from, to),
+        )?;
     }
     assert!(
         replaced,
@@ -312,7 +316,7 @@ fn unit_tests_with_mutated_rules(from: &str, to: &str) -> Result<String, CheckEr
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("test.yml");
-        let copied = dir.write(&format!("tests/{name}"), &read(&file)?)?;
+        let copied = tool::write_file(dir.path(), &format!("tests/{name}"), &read(&file)?)?;
         let copied = copied.to_string_lossy().into_owned();
         outputs.push_str(&tool::run(
             "promtool",

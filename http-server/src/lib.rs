@@ -24,8 +24,12 @@
 //! or too large head, a head that never completes, a client gone in the
 //! middle of a request) are reported to an [`Observer`], so the caller can
 //! count them.
+//!
+//! Both servers' processes also share their stop signal ([`stop_signal`])
+//! and the probe of their `healthcheck` subcommands ([`healthcheck`]).
 
 mod connection;
+pub mod healthcheck;
 mod memory;
 mod registry;
 mod rejection;
@@ -44,7 +48,7 @@ use tokio::task::JoinSet;
 
 use registry::{Admission, Registry};
 pub use rejection::{Observer, Rejection};
-pub use signal::stop_signal;
+pub use signal::{stop_or_hangup_signal, stop_signal};
 
 /// How much each connection may take.
 #[derive(Debug, Clone, Copy)]

@@ -12,7 +12,6 @@
 
 pub mod auth;
 pub mod config;
-pub mod healthcheck;
 pub mod history;
 pub mod html;
 pub mod listing;
@@ -22,6 +21,9 @@ pub mod routes;
 pub mod runbook;
 pub mod size;
 pub mod summary;
+
+/// The probe of `inbox healthcheck`, shared with the service.
+pub use http_server::healthcheck;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,7 +4,8 @@
 # count barely moves when other processes compete for the cores.
 #
 # Usage: service/bench/instructions.sh     (needs valgrind: sudo apt-get install -y valgrind)
-# Env:   BENCH_REQUESTS=10000 BENCH_SINK_PORT=14400 CARGO_TARGET_DIR (default: <repo>/target)
+# Env:   BENCH_REQUESTS=10000 BENCH_MODES="off metrics full defaults" BENCH_SINK_PORT=14400
+#        CARGO_TARGET_DIR (default: <repo>/target)
 #
 # Method: examples/overhead.rs runs N and then 3N requests (each after a warm-up of a tenth),
 # exporting every span (full mode) to examples/otlp_sink.rs; the difference of the two totals
@@ -33,7 +34,8 @@ instructions() {
 
 echo "| telemetry | instructions/request |"
 echo "|---|---|"
-for mode in off metrics full; do
+read -r -a modes <<<"${BENCH_MODES:-off metrics full defaults}"
+for mode in "${modes[@]}"; do
   small=$(instructions "$mode" "$requests")
   large=$(instructions "$mode" $((3 * requests)))
   # Each run also makes a tenth of its requests as warm-up.

@@ -1,6 +1,7 @@
 //! A minimal OTLP/gRPC trace receiver for the benchmark: accepts every
-//! export (decoding it fully, like a collector would), counts the spans and
-//! prints the total when stopped with SIGTERM/SIGINT.
+//! export (decoding it fully, like a collector would), counts the spans,
+//! prints `spans N` whenever the count changed in the last 100 ms, and the
+//! total when stopped with SIGTERM/SIGINT.
 //!
 //! ```sh
 //! cargo run --release -p service --example otlp_sink -- 127.0.0.1:14317
@@ -49,9 +50,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "127.0.0.1:14317".to_owned())
         .parse()?;
     let spans = Arc::new(AtomicU64::new(0));
+    // Installed before the "listening" line (not `http_server::stop_signal`,
+    // which installs them when first polled): a benchmark that stops the
+    // sink right after it started still gets the total.
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     println!("otlp sink listening on {addr}");
+    let counted = spans.clone();
+    tokio::spawn(async move {
+        let mut last = 0;
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+        loop {
+            tick.tick().await;
+            let now = counted.load(Ordering::Relaxed);
+            if now != last {
+                println!("spans {now}");
+                last = now;
+            }
+        }
+    });
     tonic::transport::Server::builder()
         .add_service(TraceServiceServer::new(Sink {
             spans: spans.clone(),

@@ -19,7 +19,7 @@ use anyhow::{Context as _, ensure};
 use axum::body::Body;
 use axum::http::Request;
 use service::ServeConfig;
-use service::config::{SamplerKind, TelemetryMode};
+use service::config::{SamplerKind, Switch, TelemetryMode};
 use tower::ServiceExt as _;
 
 /// Concurrent request loops (the service sees 64 connections in the
@@ -46,15 +46,17 @@ async fn main() -> anyhow::Result<()> {
     let endpoint = args
         .next()
         .unwrap_or_else(|| "http://127.0.0.1:14400".to_owned());
-    let telemetry = match mode.as_str() {
-        "off" => TelemetryMode::Off,
-        "metrics" => TelemetryMode::Metrics,
-        "full" => TelemetryMode::Full,
-        other => anyhow::bail!("MODE must be off, metrics or full, not {other:?}"),
+    // `defaults` is `full` with the access log on, as the service starts.
+    let (telemetry, access_log) = match mode.as_str() {
+        "off" => (TelemetryMode::Off, Switch::Off),
+        "metrics" => (TelemetryMode::Metrics, Switch::Off),
+        "full" => (TelemetryMode::Full, Switch::Off),
+        "defaults" => (TelemetryMode::Full, Switch::On),
+        other => anyhow::bail!("MODE must be off, metrics, full or defaults, not {other:?}"),
     };
     let config = ServeConfig {
         telemetry,
-        log_filter: "warn".to_owned(),
+        access_log,
         otlp_endpoint: endpoint,
         traces_sampler: SamplerKind::AlwaysOn,
         // Room for every span: this loop outruns the exporter, and a dropped
@@ -63,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
         ..ServeConfig::default()
     };
     let telemetry = service::telemetry::init(&config)?;
-    let app = service::app(&config)?;
+    let app = service::app(&config, telemetry.telemetry())?;
     let run = |count: usize| {
         let router = app.router.clone();
         async move {

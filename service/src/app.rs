@@ -3,13 +3,15 @@
 //! `Router::layer` wraps each endpoint, the 404 fallback included (only
 //! layers added after `fallback` reach it). Order matters, outermost first:
 //!
-//! 1. [`HttpTelemetryLayer`]: sees every request and response, including
-//!    404s, 405s and panics, so every response is counted exactly once.
-//! 2. `DefaultBodyLimit`: bodies over the limit make the JSON extractor
-//!    answer 413.
-//! 3. `TimeoutLayer`: a request that takes longer than `--request-timeout`
-//!    (a body trickling in, a stuck handler) is answered 408.
-//! 4. `CatchPanicLayer`: a handler panic becomes a JSON 500, counted under
+//! 1. [`RecordMetricsLayer`]: sees every request and response, including 404s,
+//!    405s and panics, so every response is counted exactly once;
+//! 2. [`ServerSpanLayer`]: the server span, current while the inner layers run;
+//! 3. [`AccessLogLayer`]: one line per response, with the span's trace id;
+//! 4. `DefaultBodyLimit`: bodies over the limit make the JSON extractor
+//!    answer 413;
+//! 5. `TimeoutLayer`: a request that takes longer than `--request-timeout`
+//!    (a body trickling in, a stuck handler) is answered 408;
+//! 6. `CatchPanicLayer`: a handler panic becomes a JSON 500, counted under
 //!    its route, not a dropped connection.
 
 use std::any::Any;
@@ -23,13 +25,17 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::config::{ServeConfig, TelemetryMode, TracesExporter};
+use crate::config::{ServeConfig, TelemetryMode};
+use crate::cpu_drill::CpuDrill;
 use crate::error::{self, ApiError};
-use crate::http_telemetry::HttpTelemetryLayer;
-use crate::metrics::{HttpMetrics, Metrics, MetricsError};
+use crate::metrics::{Metrics, MetricsError};
+use crate::middleware::access_log::AccessLogLayer;
+use crate::middleware::metrics::RecordMetricsLayer;
+use crate::middleware::trace::ServerSpanLayer;
 use crate::routes;
 use crate::state::AppState;
-use crate::telemetry;
+use crate::telemetry::Telemetry;
+use crate::traces;
 
 /// The ready-to-serve router and the state behind it.
 #[derive(Debug, Clone)]
@@ -41,37 +47,45 @@ pub struct App {
 }
 
 /// Builds the application for `config`: metrics pipeline, routes and
-/// middleware. Tracing needs the global subscriber from
-/// [`telemetry::init`]; without it no spans are recorded.
-pub fn app(config: &ServeConfig) -> Result<App, MetricsError> {
-    assemble(routes::router(), config)
+/// middleware, recording into `telemetry` (from [`telemetry::init`]; the
+/// default records metrics only).
+pub fn app(config: &ServeConfig, telemetry: &Telemetry) -> Result<App, MetricsError> {
+    assemble(routes::router(), config, telemetry)
 }
 
 /// Wraps `routes` in the middleware stack (tests add routes of their own).
-fn assemble(routes: Router<AppState>, config: &ServeConfig) -> Result<App, MetricsError> {
-    let metrics = Arc::new(Metrics::new(telemetry::resource(config))?);
-    let state = AppState::new(metrics.clone(), routes::CpuDrill::new(config));
-    let record_metrics = config.telemetry != TelemetryMode::Off;
-    let traces =
-        config.telemetry == TelemetryMode::Full && config.traces_exporter == TracesExporter::Otlp;
-
-    let telemetry = (record_metrics || traces).then(|| {
-        // Leaked, once per app: the middleware then holds a plain reference
-        // (see `HttpTelemetryLayer`). An app lives as long as the process.
-        let http_metrics: Option<&'static HttpMetrics> =
-            record_metrics.then(|| &*Box::leak(Box::new(metrics.http.clone())));
-        HttpTelemetryLayer::new(http_metrics, traces)
-    });
+fn assemble(
+    routes: Router<AppState>,
+    config: &ServeConfig,
+    telemetry: &Telemetry,
+) -> Result<App, MetricsError> {
+    let metrics = Metrics::new(traces::resource(config))?;
+    if let Some(queue) = &telemetry.span_queue {
+        queue.register(metrics.meter());
+    }
+    if let Some(writer) = telemetry.log_writer.clone() {
+        metrics.observe_dropped_log_lines(move || writer.dropped_lines());
+    }
+    let metrics = Arc::new(metrics);
+    let state = AppState::new(Arc::clone(&metrics), CpuDrill::new(config));
+    let on = config.telemetry != TelemetryMode::Off;
+    let traces = telemetry
+        .tracer
+        .clone()
+        .filter(|_| config.telemetry == TelemetryMode::Full);
+    let access_log = telemetry.access_log.clone().filter(|_| on);
     let router = routes
         // A 405 is answered inside the route whose path matched, so it is
         // counted under that route.
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
         // One `layer` call for the whole stack: axum boxes every endpoint
-        // once per call, and each box is cloned and freed on every request.
+        // once per call.
         .layer(
             ServiceBuilder::new()
-                .option_layer(telemetry)
+                .option_layer(on.then(|| RecordMetricsLayer::new(metrics)))
+                .option_layer(traces.map(ServerSpanLayer::new))
+                .option_layer(access_log.map(AccessLogLayer::new))
                 .layer(DefaultBodyLimit::max(config.max_body_bytes))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
@@ -109,7 +123,7 @@ mod tests {
             ..ServeConfig::default()
         };
         let routes = routes::router().route("/boom", get(boom));
-        let app = assemble(routes, &config).expect("app");
+        let app = assemble(routes, &config, &Telemetry::default()).expect("app");
         let response = app
             .router
             .clone()

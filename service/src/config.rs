@@ -11,12 +11,12 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use cli_values::{socket_addr, whole_number};
+use cli_values::{decimal, socket_addr, whole_number};
 
 mod values;
 
 pub use values::{
-    MAX_CPU_BURNS, ResourceAttributes, parse_batch_size, parse_burn_limit, parse_duration,
+    MAX_CPU_BURNS, ResourceAttributes, parse_burn_limit, parse_duration, parse_endpoint,
     parse_millis, parse_resource_attributes,
 };
 
@@ -39,6 +39,7 @@ pub enum Command {
     /// Probe a running service: exit 0 when URL answers 200, 1 otherwise.
     ///
     /// Container images without curl use this as their HEALTHCHECK.
+    /// The probe is shared with the inbox (`http_server::healthcheck`).
     Healthcheck(HealthcheckArgs),
 }
 
@@ -133,10 +134,14 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
 
     /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or
-    /// `warn,service=debug`. One line per request is logged at `info` under
-    /// the target `service::access`.
+    /// `warn,service=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log_filter: String,
+
+    /// One log line per request (`info`, target `service::access`): `on` or
+    /// `off`. The log filter applies too.
+    #[arg(long, env = "SERVICE_ACCESS_LOG", value_enum, default_value_t = Switch::On)]
+    pub access_log: Switch,
 
     /// How long in-flight requests may run after SIGTERM/SIGINT before the
     /// server stops waiting for them, e.g. `10s`.
@@ -197,7 +202,7 @@ pub struct ServeConfig {
     pub traces_sampler: SamplerKind,
 
     /// Sampling ratio for the `*traceidratio` samplers, from 0.0 to 1.0.
-    #[arg(long, env = "OTEL_TRACES_SAMPLER_ARG", value_parser = parse_ratio)]
+    #[arg(long, env = "OTEL_TRACES_SAMPLER_ARG", value_parser = decimal(0.0..=1.0, "0.25"))]
     pub traces_sampler_arg: Option<f64>,
 
     /// Capacity of the in-memory span queue; spans beyond it are dropped
@@ -222,8 +227,9 @@ pub struct ServeConfig {
     /// Most spans per OTLP export; an export starts as soon as this many
     /// are queued (at most `OTEL_BSP_MAX_QUEUE_SIZE`). Fewer, larger exports
     /// keep up with more spans per second (docs/performance.md).
-    #[arg(long, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value = "2048", value_parser = parse_batch_size)]
-    pub span_batch_size: NonZeroUsize,
+    #[arg(long, env = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", default_value_t = 2048,
+          value_parser = whole_number(1usize..=1_000_000, "2048"))]
+    pub span_batch_size: usize,
 
     /// Longest wait before queued spans are exported, in milliseconds as
     /// the OpenTelemetry variable defines it (`500`), or with a unit
@@ -241,6 +247,7 @@ impl Default for ServeConfig {
             telemetry: TelemetryMode::Full,
             log_format: LogFormat::Text,
             log_filter: "info".to_owned(),
+            access_log: Switch::On,
             shutdown_grace: Duration::from_secs(10),
             flush_timeout: Duration::from_secs(3),
             max_body_bytes: 16 * 1024,
@@ -257,51 +264,15 @@ impl Default for ServeConfig {
             span_queue_size: 4096,
             cpu_drill: Switch::On,
             max_cpu_burns: None,
-            span_batch_size: NonZeroUsize::new(2048).expect("not zero"),
+            span_batch_size: 2048,
             span_schedule_delay: Duration::from_secs(1),
         }
-    }
-}
-
-/// Accepts `http://host:port`. The OTLP crate would assume https for a bare
-/// `host:port`, and this build has no TLS (the Collector runs beside the
-/// service), so an https endpoint could only fail later, at export time.
-pub fn parse_endpoint(text: &str) -> Result<String, String> {
-    let uri: http::Uri = text
-        .parse()
-        .map_err(|_| format!("expected a URL like http://localhost:4317, got {text:?}"))?;
-    match (uri.scheme_str(), uri.host()) {
-        (Some("http"), Some(_)) => Ok(text.to_owned()),
-        (Some("https"), _) => Err(format!(
-            "this build exports without TLS: expected a URL like http://localhost:4317 (for https, build opentelemetry-otlp with its `tls-roots` feature), got {text:?}"
-        )),
-        _ => Err(format!(
-            "expected a URL like http://localhost:4317 (scheme http and a host), got {text:?}"
-        )),
-    }
-}
-
-/// Accepts a sampling ratio between 0.0 and 1.0.
-pub fn parse_ratio(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
-        _ => Err(format!("expected a number from 0.0 to 1.0, got {text:?}")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn endpoints_and_ratios() {
-        assert!(parse_endpoint("http://otel-collector:4317").is_ok());
-        assert!(parse_endpoint("otel-collector:4317").is_err());
-        let https = parse_endpoint("https://otel-collector:4317").expect_err("no TLS");
-        assert!(https.contains("without TLS"), "{https}");
-        assert_eq!(parse_ratio("0.25"), Ok(0.25));
-        assert!(parse_ratio("1.5").is_err());
-    }
 
     #[test]
     fn bad_values_name_the_setting_the_form_and_an_example() {

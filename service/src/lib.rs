@@ -22,7 +22,7 @@
 //!
 //! `http_server_requests_total` (and the duration histogram) is recorded
 //! exactly once per response, by the outermost middleware
-//! ([`http_telemetry`]), for **every** response: the API, 404 (unknown
+//! ([`middleware::metrics`]), for **every** response: the API, 404 (unknown
 //! route), 405, 413, panics turned into 500, health probes (`/healthz`,
 //! `/readyz`) and the `/metrics` scrapes themselves. A scrape is counted
 //! after it has rendered, so the Nth scrape shows N-1 `/metrics` requests. A
@@ -45,22 +45,51 @@
 //! Exports are batched off the request path; see [`telemetry`] and
 //! [`export`]. Spans a full export queue drops are counted on `/metrics` and
 //! logged at a limited rate ([`span_queue`]).
+//!
+//! # Access log
+//!
+//! One line per response ([`middleware::access_log`]), written by a
+//! separate thread in batches; `--access-log off` turns it off.
 
-pub mod app;
+// In dependency order: each module uses only those above it (a blank line
+// between two modules keeps rustfmt from sorting them).
+//
+// Vocabulary and settings:
 pub mod config;
 pub mod error;
-pub mod export;
-pub mod healthcheck;
-pub mod http_telemetry;
-pub mod log_limit;
+pub mod semconv;
+
+// The request path, from the data up:
+pub mod cpu_drill;
+pub mod store;
+
 pub mod metrics;
-pub mod propagation;
-pub mod routes;
-pub mod server;
-pub mod span_queue;
+
 pub mod state;
+
+pub mod routes;
+
+pub mod log_writer;
+
+pub mod middleware;
+
+// The span pipeline, then logging and tracing set up around it:
+pub mod log_limit;
+pub mod otlp;
+
+pub mod export;
+pub mod span_queue;
+
+pub mod traces;
+
 pub mod telemetry;
+
+// Putting it together:
+pub mod app;
+
+pub mod server;
 
 pub use app::{App, app};
 pub use config::{Cli, Command, ServeConfig, TelemetryMode};
 pub use server::{ServeError, run, serve};
+pub use telemetry::Telemetry;

@@ -9,6 +9,18 @@ use service::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let serve = match cli.command {
+        // A plain blocking probe: no runtime needed.
+        Some(Command::Healthcheck(args)) => {
+            return match http_server::healthcheck::probe(&args.url.to_string(), args.timeout)
+                .context("healthcheck failed")
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => report(&err),
+            };
+        }
+        None => cli.serve,
+    };
     // The OTLP exporter's flush blocks a thread: it needs the multi-thread
     // runtime (a current-thread one can deadlock at shutdown).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -19,14 +31,9 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => return report(&err),
     };
-    let result = match cli.command {
-        Some(Command::Healthcheck(args)) => runtime
-            .block_on(service::healthcheck::check(&args.url, args.timeout))
-            .context("healthcheck failed"),
-        None => runtime
-            .block_on(service::run(cli.serve))
-            .context("service stopped with an error"),
-    };
+    let result = runtime
+        .block_on(service::run(serve))
+        .context("service stopped with an error");
     // Dropping the runtime would wait without limit for blocking-pool work
     // still running (a CPU burn outliving the grace period): exit promptly.
     runtime.shutdown_timeout(Duration::from_millis(500));

@@ -64,7 +64,7 @@ pub enum ServeError {
 /// which tells callers the port when `--listen` used port 0.
 pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
     let telemetry = telemetry::init(&config)?;
-    let app = app(&config)?;
+    let app = app(&config, telemetry.telemetry())?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -73,11 +73,10 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
         })?;
     let addr = listener.local_addr()?;
     tracing::info!(telemetry = ?config.telemetry, "listening on {addr}");
-    let metrics = app.state.clone();
+    let state = app.state.clone();
     serve(listener, app, stop_signal(), &config).await;
+    state.metrics().shutdown();
     telemetry.shutdown(config.flush_timeout).await;
-    metrics.metrics().shutdown();
-    tracing::info!("stopped");
     Ok(())
 }
 

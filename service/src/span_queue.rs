@@ -27,8 +27,8 @@
 //! The log gets at most one line per [`REPORT_EVERY`] with the number of
 //! spans dropped since the previous line.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::metrics::Meter;
@@ -48,9 +48,6 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The `otel.component.*` attributes the conventions put on every series.
 const COMPONENT_TYPE: &str = "batching_span_processor";
 const COMPONENT_NAME: &str = "batching_span_processor/0";
-
-/// The queue of the process's span pipeline, once [`install`] has run.
-static INSTALLED: OnceLock<Arc<SpanQueue>> = OnceLock::new();
 
 /// Counts of one span queue.
 #[derive(Debug)]
@@ -135,81 +132,63 @@ impl SpanQueue {
     }
 }
 
-/// Makes `queue` the one [`register`]'s instruments report (the first call
-/// wins: there is one span pipeline per process).
-pub fn install(queue: Arc<SpanQueue>) {
-    let _ = INSTALLED.set(queue);
-}
+impl SpanQueue {
+    /// Logs drops from a task of the current tokio runtime, so that no line
+    /// is written from inside the span pipeline (a `tracing` event emitted
+    /// while a `tracing` span closes would re-enter the subscriber).
+    pub fn spawn_reporter(self: Arc<Self>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECK_EVERY);
+            loop {
+                tick.tick().await;
+                self.report(false);
+            }
+        });
+    }
 
-/// The installed queue, if traces are on.
-pub fn installed() -> Option<&'static SpanQueue> {
-    INSTALLED.get().map(|queue| &**queue)
-}
-
-/// Logs drops from a task of the current tokio runtime, so that no line is
-/// written from inside the span pipeline (a `tracing` event emitted while a
-/// `tracing` span closes would re-enter the subscriber).
-pub fn spawn_reporter(queue: Arc<SpanQueue>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(CHECK_EVERY);
-        loop {
-            tick.tick().await;
-            queue.report(false);
-        }
-    });
-}
-
-/// Registers the `otel.sdk.processor.span.*` instruments on `meter`. They
-/// read the [`installed`] queue at collection time; without one (traces
-/// off) they report nothing.
-pub fn register(meter: &Meter) {
-    let component = || {
-        [
-            KeyValue::new("otel.component.type", COMPONENT_TYPE),
-            KeyValue::new("otel.component.name", COMPONENT_NAME),
-        ]
-    };
-    // The handles only mark the registrations; the callbacks stay
-    // registered with the provider.
-    let _processed = meter
-        .u64_observable_counter("otel.sdk.processor.span.processed")
-        .with_unit("{span}")
-        .with_description(
-            "Spans handed to the exporter; with error.type, spans dropped (queue_full).",
-        )
-        .with_callback(move |observer| {
-            if let Some(queue) = installed() {
+    /// Registers the `otel.sdk.processor.span.*` instruments on `meter`,
+    /// read from this queue at collection time.
+    pub fn register(self: &Arc<Self>, meter: &Meter) {
+        let component = || {
+            [
+                KeyValue::new("otel.component.type", COMPONENT_TYPE),
+                KeyValue::new("otel.component.name", COMPONENT_NAME),
+            ]
+        };
+        // The handles only mark the registrations; the callbacks stay
+        // registered with the provider.
+        let queue = Arc::clone(self);
+        let _processed = meter
+            .u64_observable_counter("otel.sdk.processor.span.processed")
+            .with_unit("{span}")
+            .with_description(
+                "Spans handed to the exporter; with error.type, spans dropped (queue_full).",
+            )
+            .with_callback(move |observer| {
                 observer.observe(queue.exported(), &component());
                 let mut failed = component().to_vec();
                 failed.push(KeyValue::new("error.type", "queue_full"));
                 observer.observe(queue.dropped(), &failed);
-            }
-        })
-        .build();
-    let _size = meter
-        .i64_observable_up_down_counter("otel.sdk.processor.span.queue.size")
-        .with_unit("{span}")
-        .with_description("Spans waiting in the export queue.")
-        .with_callback(move |observer| {
-            if let Some(queue) = installed() {
+            })
+            .build();
+        let queue = Arc::clone(self);
+        let _size = meter
+            .i64_observable_up_down_counter("otel.sdk.processor.span.queue.size")
+            .with_unit("{span}")
+            .with_description("Spans waiting in the export queue.")
+            .with_callback(move |observer| {
                 let queued = queue.queued.load(Ordering::Relaxed);
                 observer.observe(i64::try_from(queued).unwrap_or(i64::MAX), &component());
-            }
-        })
-        .build();
-    let _capacity = meter
-        .i64_observable_up_down_counter("otel.sdk.processor.span.queue.capacity")
-        .with_unit("{span}")
-        .with_description("Most spans the export queue holds; more are dropped.")
-        .with_callback(move |observer| {
-            if let Some(queue) = installed() {
-                observer.observe(
-                    i64::try_from(queue.capacity).unwrap_or(i64::MAX),
-                    &component(),
-                );
-            }
-        })
-        .build();
+            })
+            .build();
+        let capacity = i64::try_from(self.capacity).unwrap_or(i64::MAX);
+        let _capacity = meter
+            .i64_observable_up_down_counter("otel.sdk.processor.span.queue.capacity")
+            .with_unit("{span}")
+            .with_description("Most spans the export queue holds; more are dropped.")
+            .with_callback(move |observer| observer.observe(capacity, &component()))
+            .build();
+    }
 }
 
 /// A span processor that hands a span to `P` only if the queue has room.

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::cpu_drill::CpuDrill;
 use crate::metrics::Metrics;
-use crate::routes::{CpuDrill, ItemStore};
+use crate::store::ItemStore;
 
 /// Cheap to clone: one `Arc`.
 #[derive(Debug, Clone)]

@@ -1,39 +1,42 @@
 //! Logging and tracing setup: one `tracing` subscriber with two layers.
 //!
-//! * The fmt layer writes logs to stdout (text or JSON), filtered by
-//!   `--log-filter`. Noisy internals of the OTLP export path (hyper, h2,
-//!   tonic, tower, the OTLP crate, the batch processor's per-batch export
-//!   error) are muted: [`crate::export::ReportingExporter`] reports export
-//!   trouble itself, at a limited rate, and [`crate::span_queue`] counts and
+//! * The fmt layer formats logs (text or JSON), filtered by `--log-filter`,
+//!   and hands each line to a writer thread that writes them to stdout in
+//!   batches ([`crate::log_writer`]): a request never waits for stdout.
+//!   When the thread falls behind, new lines are dropped and counted
+//!   (`service_log_lines_dropped_total`).
+//!   Noisy internals of the OTLP export path (hyper, h2, tonic, tower) are
+//!   muted: [`crate::export::ReportingExporter`] reports export trouble
+//!   itself, at a limited rate, and [`crate::span_queue`] counts and
 //!   reports the spans a full export queue drops.
 //! * The OpenTelemetry layer turns this crate's `tracing` spans (store
 //!   access, CPU burn) into OpenTelemetry spans, children of the server span
-//!   that [`crate::http_telemetry`] starts with the OpenTelemetry API. All
-//!   spans are batched and sent over OTLP gRPC. It only sees spans from this crate, so the exporter's own HTTP/2
-//!   client can never produce spans about exporting spans.
+//!   that [`crate::middleware::trace`] starts with the OpenTelemetry API.
+//!   All spans are batched and sent over OTLP gRPC. It only sees spans from
+//!   this crate, so the exporter's own HTTP/2 client can never produce spans
+//!   about exporting spans.
+//!
+//! [`init`] returns what the app needs ([`Telemetry`]: the tracer, the span
+//! queue, the log's drop counter); nothing is read back from a global.
 
 use std::io::IsTerminal as _;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::WithExportConfig as _;
-use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::resource::TelemetryResourceDetector;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider,
-};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing::Level;
-use tracing_subscriber::filter::{EnvFilter, FilterExt as _, LevelFilter, Targets, filter_fn};
+use tracing_subscriber::filter::{EnvFilter, FilterExt as _, Targets, filter_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer as _, fmt};
 
-use crate::config::{LogFormat, SamplerKind, ServeConfig, TelemetryMode, TracesExporter};
-use crate::export::ReportingExporter;
-use crate::span_queue::{self, QueuedExporter, QueuedProcessor, SpanQueue};
+use crate::config::{LogFormat, ServeConfig, Switch};
+use crate::log_writer::{self, LogWriter, LogWriterGuard};
+use crate::middleware::access_log::AccessLogWriter;
+use crate::span_queue::SpanQueue;
+use crate::traces;
 
 /// Targets muted unless the log filter names them: they log per export
 /// attempt, which floods the log while the collector is down.
@@ -45,15 +48,6 @@ const NOISY_TARGETS: [&str; 6] = [
     "opentelemetry_otlp",
     "opentelemetry-otlp",
 ];
-
-/// The tracer for server spans, set by [`init`] when traces are on.
-static SERVER_TRACER: OnceLock<SdkTracer> = OnceLock::new();
-
-/// The SDK tracer [`init`] installed for server spans, or `None` when
-/// traces are off (or `init` has not run, e.g. in in-process tests).
-pub fn server_tracer() -> Option<&'static SdkTracer> {
-    SERVER_TRACER.get()
-}
 
 /// Errors while installing logging and tracing.
 #[derive(Debug, thiserror::Error)]
@@ -73,50 +67,27 @@ pub enum TelemetryError {
     AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
 }
 
-/// Keeps the tracer provider alive; call [`TelemetryGuard::shutdown`] at exit
-/// to export the last spans.
+/// What the app records into, from [`init`]. The default (nothing) is
+/// what in-process tests without a subscriber use: metrics only.
+#[derive(Debug, Clone, Default)]
+pub struct Telemetry {
+    /// The tracer for server spans; `None` when traces are off.
+    pub tracer: Option<Arc<SdkTracer>>,
+    /// The span export queue, whose counts `/metrics` shows.
+    pub span_queue: Option<Arc<SpanQueue>>,
+    /// The log's writer, whose drop count `/metrics` shows.
+    pub log_writer: Option<LogWriter>,
+    /// Where access log lines go; `None` when the access log is off.
+    pub access_log: Option<AccessLogWriter>,
+}
+
+/// Keeps the pipelines alive; call [`TelemetryGuard::shutdown`] at exit to
+/// export the last spans and write the last log lines.
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
-}
-
-/// The OpenTelemetry resource: `service.name` (`service` unless
-/// `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` says otherwise),
-/// `service.version`, the SDK's `telemetry.sdk.*` and
-/// `OTEL_RESOURCE_ATTRIBUTES`.
-pub fn resource(config: &ServeConfig) -> Resource {
-    let mut builder = Resource::builder_empty()
-        .with_detector(Box::new(TelemetryResourceDetector))
-        .with_attributes([
-            KeyValue::new("service.name", "service"),
-            KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
-        ]);
-    if let Some(attributes) = &config.resource_attributes {
-        builder = builder.with_attributes(
-            attributes
-                .0
-                .iter()
-                .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
-        );
-    }
-    if let Some(name) = &config.service_name {
-        builder = builder.with_service_name(name.clone());
-    }
-    builder.build()
-}
-
-fn sampler(config: &ServeConfig) -> Sampler {
-    let ratio = config.traces_sampler_arg.unwrap_or(1.0);
-    match config.traces_sampler {
-        SamplerKind::AlwaysOn => Sampler::AlwaysOn,
-        SamplerKind::AlwaysOff => Sampler::AlwaysOff,
-        SamplerKind::Traceidratio => Sampler::TraceIdRatioBased(ratio),
-        SamplerKind::ParentbasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
-        SamplerKind::ParentbasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
-        SamplerKind::ParentbasedTraceidratio => {
-            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
-        }
-    }
+    telemetry: Telemetry,
+    log_writer: LogWriterGuard,
 }
 
 fn log_filter(user: &str) -> Result<EnvFilter, TelemetryError> {
@@ -134,65 +105,26 @@ fn log_filter(user: &str) -> Result<EnvFilter, TelemetryError> {
         })
 }
 
-/// Builds the tracer provider, or `None` when traces are off. A bad
-/// endpoint is logged and treated as "traces off": telemetry trouble must
-/// never stop the service.
-fn tracer_provider(config: &ServeConfig) -> Option<SdkTracerProvider> {
-    if config.telemetry != TelemetryMode::Full || config.traces_exporter == TracesExporter::None {
-        return None;
-    }
-    let exporter = match opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(config.otlp_endpoint.clone())
-        .with_timeout(Duration::from_secs(5))
-        .build()
-    {
-        Ok(exporter) => exporter,
-        Err(err) => {
-            tracing::error!(endpoint = %config.otlp_endpoint, error = %err, "cannot build the OTLP span exporter; traces are off");
-            return None;
-        }
-    };
-    let capacity = config.span_queue_size.max(1);
-    let queue = Arc::new(SpanQueue::new(capacity));
-    let exporter = QueuedExporter::new(
-        ReportingExporter::new(exporter, config.otlp_endpoint.clone()),
-        Arc::clone(&queue),
-    );
-    let batches = BatchSpanProcessor::builder(exporter)
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_max_queue_size(capacity)
-                .with_max_export_batch_size(config.span_batch_size.get())
-                .with_scheduled_delay(config.span_schedule_delay)
-                .build(),
-        )
-        .build();
-    span_queue::install(Arc::clone(&queue));
-    span_queue::spawn_reporter(Arc::clone(&queue));
-    Some(
-        SdkTracerProvider::builder()
-            .with_span_processor(QueuedProcessor::new(batches, queue))
-            .with_sampler(sampler(config))
-            .with_resource(resource(config))
-            .build(),
-    )
-}
-
-/// The log line writer for `format`, on stdout.
-fn log_writer(
+/// The fmt layer for `format`, writing through `writer`.
+fn log_layer<S>(
     format: LogFormat,
-) -> Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync> {
+    writer: LogWriter,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     match format {
         // Colours only on a terminal: escape codes in files and container
         // logs are noise.
         LogFormat::Text => fmt::layer()
             .with_ansi(std::io::stdout().is_terminal())
+            .with_writer(writer)
             .boxed(),
         LogFormat::Json => fmt::layer()
             .json()
             .with_current_span(true)
             .with_span_list(false)
+            .with_writer(writer)
             .boxed(),
     }
 }
@@ -201,23 +133,30 @@ fn log_writer(
 /// W3C trace-context propagator. Call once, inside the tokio runtime (the
 /// gRPC channel spawns its connection task there).
 pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
+    let (writer, log_writer) = LogWriter::new(
+        std::io::stdout(),
+        log_writer::CAPACITY,
+        log_writer::FLUSH_EVERY,
+    );
     let filter = log_filter(&config.log_filter)?
         // Reported by ReportingExporter at a limited rate instead.
         .and(filter_fn(|metadata| {
             metadata.name() != "BatchSpanProcessor.ExportError"
         }));
-    let fmt_layer = log_writer(config.log_format).with_filter(filter);
 
     // Logging first, so a failing exporter build below is reported.
-    let provider = {
+    let traces = {
         // Not `SubscriberInitExt::set_default`: that would also claim the
         // `log` bridge, and the real `try_init` below would then fail.
         let _default = tracing::subscriber::set_default(
-            tracing_subscriber::registry()
-                .with(log_writer(config.log_format).with_filter(log_filter(&config.log_filter)?)),
+            tracing_subscriber::registry().with(
+                log_layer(config.log_format, writer.clone())
+                    .with_filter(log_filter(&config.log_filter)?),
+            ),
         );
-        tracer_provider(config)
+        traces::tracer_provider(config)
     };
+    let provider = traces.as_ref().map(|(provider, _)| provider.clone());
     let otel_layer = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("service"))
@@ -226,59 +165,71 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
             .with_location(false)
             .with_level(false)
             .with_target(false)
-            // The access-log line would otherwise be copied into every
-            // server span as an event (formatted and exported per request).
-            .with_filter(
-                Targets::new()
-                    .with_target("service", Level::DEBUG)
-                    .with_target("service::access", LevelFilter::OFF),
-            )
+            .with_filter(Targets::new().with_target("service", Level::DEBUG))
     });
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     // For code that uses the global OpenTelemetry API (a handler or library
-    // you add); the HTTP middleware takes the SDK tracer itself
-    // (`server_tracer`).
+    // you add); the server spans use the tracer handed to the app.
     if let Some(provider) = &provider {
         opentelemetry::global::set_tracer_provider(provider.clone());
     }
+    let access_log = AccessLogWriter::new(writer.clone(), config.log_format);
     tracing_subscriber::registry()
-        .with(fmt_layer)
+        .with(log_layer(config.log_format, writer.clone()).with_filter(filter))
         .with(otel_layer)
         .try_init()?;
-    if let Some(provider) = &provider {
-        // Only once the subscriber is in: `try_init` succeeds once per
-        // process, so this is the first and only value.
-        let _ = SERVER_TRACER.set(provider.tracer("service"));
-    }
+    // The access log writes its lines itself, but obeys the log filter.
+    let access_log = (config.access_log == Switch::On
+        && tracing::enabled!(target: "service::access", Level::INFO))
+    .then_some(access_log);
     if provider.is_some() {
         tracing::info!(endpoint = %config.otlp_endpoint, "exporting traces over OTLP/gRPC");
     } else {
         tracing::info!("traces are off");
     }
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard {
+        telemetry: Telemetry {
+            tracer: provider
+                .as_ref()
+                .map(|provider| Arc::new(provider.tracer("service"))),
+            span_queue: traces.map(|(_, queue)| queue),
+            log_writer: Some(writer),
+            access_log,
+        },
+        provider,
+        log_writer,
+    })
 }
 
 impl TelemetryGuard {
-    /// Exports the spans still queued, waiting at most `timeout`. Runs the
-    /// blocking SDK call on the blocking pool: called from an async worker it
-    /// can deadlock against the exporter's own tasks.
+    /// What the app records into.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// Exports the spans still queued, waiting at most `timeout`, then
+    /// writes the last log lines. Runs the blocking SDK call on the blocking
+    /// pool: called from an async worker it can deadlock against the
+    /// exporter's own tasks.
     pub async fn shutdown(self, timeout: Duration) {
-        let Some(provider) = self.provider else {
-            return;
-        };
-        let flush = tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(timeout));
-        match tokio::time::timeout(timeout + Duration::from_millis(500), flush).await {
-            Ok(Ok(Ok(()))) => tracing::info!("spans flushed"),
-            Ok(Ok(Err(err))) => {
-                tracing::warn!(error = %err, "could not flush every span before exit")
+        if let Some(provider) = self.provider {
+            let flush =
+                tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(timeout));
+            match tokio::time::timeout(timeout + Duration::from_millis(500), flush).await {
+                Ok(Ok(Ok(()))) => tracing::info!("spans flushed"),
+                Ok(Ok(Err(err))) => {
+                    tracing::warn!(error = %err, "could not flush every span before exit")
+                }
+                Ok(Err(err)) => tracing::warn!(error = %err, "span flush task failed"),
+                Err(_) => tracing::warn!(?timeout, "span flush timed out; exiting anyway"),
             }
-            Ok(Err(err)) => tracing::warn!(error = %err, "span flush task failed"),
-            Err(_) => tracing::warn!(?timeout, "span flush timed out; exiting anyway"),
         }
         // The drops since the last rate-limited line, so the log adds up.
-        if let Some(queue) = span_queue::installed() {
+        if let Some(queue) = &self.telemetry.span_queue {
             queue.report(true);
         }
+        tracing::info!("stopped");
+        drop(self.log_writer);
     }
 }
 
@@ -288,7 +239,7 @@ mod tests {
     use crate::config::ResourceAttributes;
 
     fn service_name(config: &ServeConfig) -> Option<String> {
-        resource(config)
+        traces::resource(config)
             .get(&opentelemetry::Key::from_static_str("service.name"))
             .map(|value| value.to_string())
     }

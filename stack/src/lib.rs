@@ -23,7 +23,6 @@ pub mod cli;
 pub mod load;
 pub mod programs;
 pub mod repo;
-pub mod signals;
 pub mod up;
 
 use std::process::ExitCode;

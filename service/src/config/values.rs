@@ -9,23 +9,26 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceAttributes(pub Vec<(String, String)>);
 
-/// Parses durations written as `250ms`, `10s`, `2m` or a bare number of seconds.
+/// Longest accepted duration. Every duration setting is a timeout or a
+/// delay of seconds or minutes: a longer one is almost surely a typo (`5h`
+/// for `5s`), which would make shutdown or a hung request wait for hours.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+
+/// Parses durations the way `humantime` writes them (`250ms`, `10s`, `2m`,
+/// `1m 30s`), at most [`MAX_DURATION`]; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(index) => text.split_at(index),
-        None => (text, "s"),
+    let parsed = match text.parse::<u64>() {
+        Ok(seconds) => Ok(Duration::from_secs(seconds)),
+        Err(_) => humantime::parse_duration(text),
     };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("expected a duration like 500ms, 10s or 2m, got {text:?}"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("unknown unit {unit:?}: use ms, s or m (e.g. 10s)")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("duration out of range: {text:?}"))
+    match parsed {
+        Ok(duration) if duration <= MAX_DURATION => Ok(duration),
+        Ok(_) => Err(format!("at most 1h, got {text:?}")),
+        Err(err) => Err(format!(
+            "expected a duration like 500ms, 10s or 2m ({err}), got {text:?}"
+        )),
+    }
 }
 
 /// Parses a duration whose bare number means milliseconds (the unit of the
@@ -42,13 +45,6 @@ pub fn parse_millis(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| {
             format!("expected milliseconds like 500, or a duration like 500ms or 2s (not zero), got {text:?}")
         })
-}
-
-/// Accepts a number of spans per export, at least 1.
-pub fn parse_batch_size(text: &str) -> Result<NonZeroUsize, String> {
-    text.trim()
-        .parse::<NonZeroUsize>()
-        .map_err(|_| format!("expected a whole number of spans from 1 up, e.g. 512, got {text:?}"))
 }
 
 /// Parses `key1=value1,key2=value2` as the OpenTelemetry spec defines it
@@ -69,34 +65,10 @@ pub fn parse_resource_attributes(text: &str) -> Result<ResourceAttributes, Strin
         if key.is_empty() {
             return Err(format!("empty key in {item:?}: expected key=value"));
         }
-        pairs.push((key.to_owned(), percent_decode(value.trim())));
+        let value = percent_encoding::percent_decode_str(value.trim()).decode_utf8_lossy();
+        pairs.push((key.to_owned(), value.into_owned()));
     }
     Ok(ResourceAttributes(pairs))
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let decoded = (bytes[index] == b'%')
-            .then(|| text.get(index + 1..index + 3))
-            .flatten()
-            // from_str_radix alone would accept a sign ("%+f").
-            .filter(|hex| hex.bytes().all(|byte| byte.is_ascii_hexdigit()))
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match decoded {
-            Some(byte) => {
-                out.push(byte);
-                index += 3;
-            }
-            None => {
-                out.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Highest `--max-cpu-burns`: far above any core count, low enough that a
@@ -116,9 +88,36 @@ pub fn parse_burn_limit(text: &str) -> Result<NonZeroUsize, String> {
         })
 }
 
+/// Accepts `http://host:port`. The exporter speaks plain gRPC only (the
+/// Collector runs beside the service), so an https endpoint, or a bare
+/// `host:port` that might mean one, is refused here rather than failing
+/// later, at export time.
+pub fn parse_endpoint(text: &str) -> Result<String, String> {
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|_| format!("expected a URL like http://localhost:4317, got {text:?}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http"), Some(_)) => Ok(text.to_owned()),
+        (Some("https"), _) => Err(format!(
+            "this build exports without TLS: expected a URL like http://localhost:4317 (for https, export to a Collector beside the service and let it forward over TLS), got {text:?}"
+        )),
+        _ => Err(format!(
+            "expected a URL like http://localhost:4317 (scheme http and a host), got {text:?}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints() {
+        assert!(parse_endpoint("http://otel-collector:4317").is_ok());
+        assert!(parse_endpoint("otel-collector:4317").is_err());
+        let https = parse_endpoint("https://otel-collector:4317").expect_err("no TLS");
+        assert!(https.contains("without TLS"), "{https}");
+    }
 
     #[test]
     fn durations() {
@@ -126,7 +125,9 @@ mod tests {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("5h").is_err());
     }
 

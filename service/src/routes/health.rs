@@ -1,9 +1,9 @@
 //! Liveness and readiness probes.
 //!
 //! `/healthz` answers 200 while the process serves HTTP at all. `/readyz`
-//! answers 200 until shutdown starts, then 503. The listener closes at that
-//! same moment, so a balancer mostly sees refused connections; the 503 is
-//! for probes already on an open connection while requests drain.
+//! answers 200 until shutdown starts, then 503: the service goes on serving
+//! for the lame-duck period (`--shutdown-lame-duck`), so load balancers see
+//! the 503 and stop sending before the listener closes.
 
 use axum::Json;
 use axum::extract::State;

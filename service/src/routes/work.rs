@@ -3,24 +3,18 @@
 //! [`MAX_MS`] milliseconds.
 //!
 //! The CPU burn runs on tokio's blocking pool, so it never stalls the async
-//! workers that serve other requests. At most [`CpuDrill::limit`] burns run
-//! at once (one per available core unless `--max-cpu-burns` says otherwise):
-//! more answer 429 rather than queueing work, so unauthenticated callers can
-//! keep at most that many cores busy. `--cpu-drill off` turns the route into
-//! a 404 for deployments that must not offer it at all.
+//! workers that serve other requests; [`crate::cpu_drill`] caps how many
+//! run at once.
 
-use std::num::NonZeroUsize;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
-use crate::config::{ServeConfig, Switch};
+use crate::cpu_drill::Refused;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -28,37 +22,6 @@ use crate::state::AppState;
 pub const MAX_MS: u64 = 10_000;
 /// `ms` when the query has none.
 const DEFAULT_MS: u64 = 100;
-
-/// The CPU drill's switch and its limit on concurrent burns.
-#[derive(Debug, Clone)]
-pub struct CpuDrill {
-    /// `None` when the drill is off.
-    permits: Option<Arc<Semaphore>>,
-    limit: usize,
-}
-
-impl CpuDrill {
-    /// From `--cpu-drill` and `--max-cpu-burns` (default [`default_burn_limit`]).
-    pub fn new(config: &ServeConfig) -> Self {
-        let limit = config
-            .max_cpu_burns
-            .map_or_else(default_burn_limit, NonZeroUsize::get);
-        let permits = (config.cpu_drill == Switch::On).then(|| Arc::new(Semaphore::new(limit)));
-        Self { permits, limit }
-    }
-
-    /// Most burns running at once, or `None` when the drill is off.
-    pub fn limit(&self) -> Option<usize> {
-        self.permits.as_ref().map(|_| self.limit)
-    }
-}
-
-/// One burn per core this process may run on (CPU affinity and cgroup quota
-/// included): a full drill keeps every core busy, which is what the high-CPU
-/// alert needs, and nothing more.
-pub fn default_burn_limit() -> usize {
-    std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
-}
 
 /// Reads the single `ms` parameter. The pairs are read as a list, not into a
 /// struct, so a repeated `ms` gets its own message rather than serde's.
@@ -110,21 +73,20 @@ pub async fn cpu(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let drill = state.cpu_drill();
-    let Some(permits) = &drill.permits else {
-        return Err(ApiError::NotFound(
-            "the CPU drill is off on this service; start it with --cpu-drill on \
-             (or SERVICE_CPU_DRILL=on) to enable /api/cpu"
-                .to_owned(),
-        ));
-    };
-    let limit = drill.limit;
+    if drill.limit().is_none() {
+        return Err(drill_off());
+    }
     let ms = checked_duration(query)?;
-    let permit = Arc::clone(permits).try_acquire_owned().map_err(|_| {
-        ApiError::TooManyRequests(format!(
-            "{limit} CPU burns are already running, the limit (--max-cpu-burns or \
-             SERVICE_MAX_CPU_BURNS); retry later"
-        ))
-    })?;
+    let (permit, limit) = match drill.try_start() {
+        Ok(permit) => (permit, drill.limit().unwrap_or_default()),
+        Err(Refused::Off) => return Err(drill_off()),
+        Err(Refused::Busy { limit }) => {
+            return Err(ApiError::TooManyRequests(format!(
+                "{limit} CPU burns are already running, the limit (--max-cpu-burns or \
+                 SERVICE_MAX_CPU_BURNS); retry later"
+            )));
+        }
+    };
     let span = tracing::debug_span!("cpu.burn", ms);
     // The permit moves into the burn: if the client hangs up, this handler is
     // dropped but the burn runs on, and must keep holding its slot.
@@ -142,6 +104,14 @@ pub async fn cpu(
         "iterations": iterations,
         "max_concurrent_burns": limit,
     })))
+}
+
+fn drill_off() -> ApiError {
+    ApiError::NotFound(
+        "the CPU drill is off on this service; start it with --cpu-drill on \
+         (or SERVICE_CPU_DRILL=on) to enable /api/cpu"
+            .to_owned(),
+    )
 }
 
 /// Spins until `duration` has passed; returns how many rounds it did so the
@@ -166,33 +136,6 @@ fn burn(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn drill(switch: Switch, max: Option<usize>) -> CpuDrill {
-        CpuDrill::new(&ServeConfig {
-            cpu_drill: switch,
-            max_cpu_burns: max.and_then(NonZeroUsize::new),
-            ..ServeConfig::default()
-        })
-    }
-
-    #[test]
-    fn the_limit_is_the_configured_number_else_one_per_core() {
-        assert_eq!(drill(Switch::On, Some(3)).limit(), Some(3));
-        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-        assert_eq!(drill(Switch::On, None).limit(), Some(cores));
-        assert_eq!(drill(Switch::Off, Some(3)).limit(), None);
-    }
-
-    #[test]
-    fn the_semaphore_holds_exactly_the_limit() {
-        let drill = drill(Switch::On, Some(2));
-        let permits = drill.permits.expect("drill on");
-        let first = Arc::clone(&permits).try_acquire_owned().expect("first");
-        let _second = Arc::clone(&permits).try_acquire_owned().expect("second");
-        assert!(Arc::clone(&permits).try_acquire_owned().is_err());
-        drop(first);
-        assert!(Arc::clone(&permits).try_acquire_owned().is_ok());
-    }
 
     fn query(text: &str) -> Result<u64, ApiError> {
         let uri: http::Uri = format!("/api/work?{text}").parse().expect("uri");

@@ -27,7 +27,7 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: ServeConfig) -> Self {
-        let app = service::app(&config).expect("app builds");
+        let app = service::app(&config, &service::Telemetry::default()).expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");

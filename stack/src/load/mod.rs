@@ -201,7 +201,7 @@ fn describe_routes(routes: &[Route]) -> String {
 
 /// Ctrl-C, SIGTERM or SIGHUP: stop issuing, let in-flight requests finish, report.
 async fn stop_on_signal(shared: Arc<Shared>) {
-    crate::signals::wait_for_stop().await;
+    http_server::stop_or_hangup_signal().await;
     shared.stop.store(true, Ordering::Relaxed);
 }
 

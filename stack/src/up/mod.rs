@@ -71,7 +71,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     tokio::spawn({
         let stop = Arc::clone(&stop);
         async move {
-            crate::signals::wait_for_stop().await;
+            http_server::stop_or_hangup_signal().await;
             stop.store(true, Ordering::Relaxed);
         }
     });

@@ -1,0 +1,20 @@
+//! The telemetry middleware, one concern per layer, each a small tower
+//! `Layer`. `axum::middleware::from_fn` would read shorter, but it boxes
+//! the rest of the stack and its own future on every request: 0.5 to 0.7 µs
+//! more per request for the three (`examples/optimisations.rs`,
+//! docs/performance.md): the 0.5 µs an optimisation must save to stay.
+//!
+//! - [`metrics`]: counts every response and times it, and keeps the
+//!   in-flight gauge (also for requests whose client hangs up);
+//! - [`trace`]: the server span, joined to the caller's trace through an
+//!   incoming `traceparent`, named back in the response's `traceparent`;
+//! - [`access_log`]: one log line per response.
+//!
+//! [`crate::app`] installs them outermost, in that order, with
+//! `Router::layer`, which wraps every endpoint and the fallback: so they see
+//! every response, 404s, 405s, 413s and panics turned into 500s included,
+//! and the route *template* axum matched (`MatchedPath`), never the raw path.
+
+pub mod access_log;
+pub mod metrics;
+pub mod trace;

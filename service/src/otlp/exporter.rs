@@ -1,0 +1,171 @@
+//! Sends span batches to an OTLP/gRPC receiver (`TraceService/Export`).
+//!
+//! The batch is encoded once ([`super::encode`]) and the bytes go through
+//! tonic's gRPC client as they are, with a codec that copies them into the
+//! request. Like `opentelemetry-otlp`, a failed export is retried (up to
+//! [`RETRIES`] times, with backoff) when the receiver says it is busy or
+//! unreachable, and each attempt is bounded by a timeout.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use bytes::{Buf as _, BufMut as _, Bytes};
+use http::uri::PathAndQuery;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+/// Retries of one batch after the first attempt.
+pub const RETRIES: u32 = 3;
+/// Delay before the first retry; it doubles for each next one.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// Exports spans over OTLP/gRPC to one endpoint.
+#[derive(Debug)]
+pub struct GrpcSpanExporter {
+    channel: Channel,
+    resource: Resource,
+}
+
+impl GrpcSpanExporter {
+    /// An exporter for `endpoint` (`http://HOST:PORT`); each attempt gives up
+    /// after `timeout`. It connects on the first export, so it must be made
+    /// inside a tokio runtime, which then runs the connection.
+    pub fn new(endpoint: &str, timeout: Duration) -> Result<Self, tonic::transport::Error> {
+        let channel = Endpoint::from_shared(endpoint.to_owned())?
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .connect_lazy();
+        Ok(Self {
+            channel,
+            resource: Resource::builder_empty().build(),
+        })
+    }
+
+    async fn send(&self, request: Bytes) -> Result<(), Status> {
+        let mut client = tonic::client::Grpc::new(self.channel.clone());
+        client
+            .ready()
+            .await
+            .map_err(|err| Status::unavailable(format!("the OTLP channel is not ready: {err}")))?;
+        client
+            .unary(
+                tonic::Request::new(request),
+                PathAndQuery::from_static(EXPORT),
+                RawBytes,
+            )
+            .await
+            .map(drop)
+    }
+}
+
+impl SpanExporter for GrpcSpanExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let request = Bytes::from(super::encode::export_request(&self.resource, &batch));
+        drop(batch);
+        let mut backoff = FIRST_BACKOFF;
+        let mut retries = 0;
+        loop {
+            match self.send(request.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(status) if retries < RETRIES && retryable(status.code()) => {
+                    retries += 1;
+                    // This runs on the batch processor's own thread, not on
+                    // the runtime: blocking it is what waiting means here.
+                    std::thread::sleep(backoff);
+                    backoff *= 2;
+                }
+                Err(status) => return Err(OTelSdkError::InternalFailure(describe(&status))),
+            }
+        }
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.resource = resource.clone();
+    }
+}
+
+/// The codes the OTLP specification calls retryable that a receiver sends
+/// when it is busy or unreachable.
+fn retryable(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable | Code::ResourceExhausted | Code::Aborted | Code::DeadlineExceeded
+    )
+}
+
+/// `Unavailable: tcp connect error: Connection refused (os error 111)`: the
+/// status and its chain of causes, each message once (tonic repeats the
+/// transport error's message in the status).
+fn describe(status: &Status) -> String {
+    let mut text = format!("{:?}: {}", status.code(), status.message());
+    let mut source = status.source();
+    while let Some(error) = source {
+        let message = error.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = error.source();
+    }
+    text
+}
+
+/// A codec for messages that are already protobuf bytes. The answer
+/// (`ExportTraceServiceResponse`) is not read.
+#[derive(Debug, Clone, Copy)]
+struct RawBytes;
+
+impl Codec for RawBytes {
+    type Encode = Bytes;
+    type Decode = ();
+    type Encoder = Self;
+    type Decoder = Self;
+
+    fn encoder(&mut self) -> Self {
+        Self
+    }
+
+    fn decoder(&mut self) -> Self {
+        Self
+    }
+}
+
+impl Encoder for RawBytes {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawBytes {
+    type Item = ();
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, Status> {
+        src.advance(src.remaining());
+        Ok(Some(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_repeated_in_the_message_is_printed_once() {
+        let cause =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let status = Status::from_error(Box::new(cause));
+        let text = describe(&status);
+        assert_eq!(text.matches("connection refused").count(), 1, "{text}");
+    }
+}

@@ -1,0 +1,218 @@
+//! The in-memory item store behind `/api/items`.
+//!
+//! It keeps the newest [`ItemStore::CAPACITY`] items: an insert beyond that
+//! evicts the oldest item (first in, first out), so clients cannot grow the
+//! process's memory without bound and repeated load runs keep working. Ids
+//! are never reused; an evicted id is gone. Store access runs in its own
+//! span, the "real work" a trace shows under the server span.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::RwLock;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// A stored item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// Assigned by the store, starting at 1.
+    pub id: u64,
+    /// 1 to 100 characters, not blank.
+    pub name: String,
+    /// How many are in stock.
+    pub quantity: u32,
+}
+
+/// Body of `POST /api/items`: a JSON object; unknown fields are rejected so
+/// typos surface.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    /// 1 to 100 characters, not blank.
+    pub name: String,
+    /// How many are in stock.
+    pub quantity: u32,
+}
+
+/// The fields of [`NewItem`]. serde's derived struct impl also accepts a
+/// JSON array (`["fig", 3]`, by position); [`NewItem`] only hands it maps.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewItemFields {
+    name: String,
+    quantity: u32,
+}
+
+impl<'de> Deserialize<'de> for NewItem {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly;
+        impl<'de> Visitor<'de> for ObjectOnly {
+            type Value = NewItem;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a JSON object like {"name": "fig", "quantity": 3}"#)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NewItem, A::Error> {
+                let fields = NewItemFields::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(NewItem {
+                    name: fields.name,
+                    quantity: fields.quantity,
+                })
+            }
+        }
+        deserializer.deserialize_map(ObjectOnly)
+    }
+}
+
+/// The in-memory item store.
+#[derive(Debug)]
+pub struct ItemStore {
+    items: RwLock<Items>,
+}
+
+#[derive(Debug)]
+struct Items {
+    by_id: BTreeMap<u64, Item>,
+    /// The id the next insert gets: ids only grow, also across evictions.
+    next_id: u64,
+}
+
+impl Default for ItemStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ItemStore {
+    /// Most items the store keeps; an insert beyond evicts the oldest.
+    pub const CAPACITY: usize = 10_000;
+    /// Longest accepted name, in characters.
+    pub const MAX_NAME_CHARS: usize = 100;
+
+    /// A store holding three sample items (ids 1 to 3).
+    pub fn new() -> Self {
+        let items = [("apple", 12), ("pear", 7), ("plum", 30)]
+            .into_iter()
+            .zip(1..)
+            .map(|((name, quantity), id)| {
+                let item = Item {
+                    id,
+                    name: name.to_owned(),
+                    quantity,
+                };
+                (id, item)
+            })
+            .collect::<BTreeMap<_, _>>();
+        let next_id = items.len() as u64 + 1;
+        Self {
+            items: RwLock::new(Items {
+                by_id: items,
+                next_id,
+            }),
+        }
+    }
+
+    /// All items, by id.
+    #[tracing::instrument(level = "debug", name = "items.list", skip_all)]
+    pub fn list(&self) -> Vec<Item> {
+        self.read().by_id.values().cloned().collect()
+    }
+
+    /// The item with this id, if any.
+    #[tracing::instrument(level = "debug", name = "items.get", skip(self))]
+    pub fn get(&self, id: u64) -> Option<Item> {
+        self.read().by_id.get(&id).cloned()
+    }
+
+    /// Validates and stores a new item, evicting the oldest one when the
+    /// store holds [`Self::CAPACITY`] items.
+    #[tracing::instrument(level = "debug", name = "items.insert", skip_all)]
+    pub fn insert(&self, new: NewItem) -> Result<Item, ApiError> {
+        let name = new.name.trim();
+        if name.is_empty() || name.chars().count() > Self::MAX_NAME_CHARS {
+            return Err(ApiError::Unprocessable(format!(
+                "name must be 1 to {} characters and not blank",
+                Self::MAX_NAME_CHARS
+            )));
+        }
+        let mut items = self
+            .items
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while items.by_id.len() >= Self::CAPACITY {
+            items.by_id.pop_first();
+        }
+        let id = items.next_id;
+        items.next_id += 1;
+        let item = Item {
+            id,
+            name: name.to_owned(),
+            quantity: new.quantity,
+        };
+        items.by_id.insert(id, item.clone());
+        Ok(item)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Items> {
+        // A panic while holding the lock cannot leave a half-written map
+        // (inserts are single calls), so a poisoned lock is still usable.
+        self.items
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_item(name: &str) -> NewItem {
+        NewItem {
+            name: name.to_owned(),
+            quantity: 1,
+        }
+    }
+
+    #[test]
+    fn a_full_store_evicts_the_oldest_items_first() {
+        let store = ItemStore::new();
+        let extra = 5;
+        let total = ItemStore::CAPACITY + extra;
+        // The three sample items count towards the capacity.
+        for n in 4..=total {
+            let item = store
+                .insert(new_item(&format!("item {n}")))
+                .expect("insert");
+            assert_eq!(item.id, n as u64);
+        }
+        let items = store.list();
+        assert_eq!(items.len(), ItemStore::CAPACITY);
+        assert_eq!(items.first().map(|item| item.id), Some(extra as u64 + 1));
+        assert_eq!(items.last().map(|item| item.id), Some(total as u64));
+        assert!(store.get(1).is_none(), "the oldest sample item is evicted");
+        assert!(store.get(extra as u64).is_none());
+        assert!(store.get(extra as u64 + 1).is_some());
+        let next = store.insert(new_item("one more")).expect("still accepts");
+        assert_eq!(next.id, total as u64 + 1, "ids are never reused");
+        assert_eq!(store.list().len(), ItemStore::CAPACITY);
+    }
+
+    #[test]
+    fn only_a_json_object_is_an_item() {
+        let item: NewItem =
+            serde_json::from_str(r#"{"name": "fig", "quantity": 3}"#).expect("an object");
+        assert_eq!((item.name.as_str(), item.quantity), ("fig", 3));
+        for body in [r#"["seq", 5]"#, r#"[]"#, r#""fig""#, "3"] {
+            let error = serde_json::from_str::<NewItem>(body)
+                .expect_err(body)
+                .to_string();
+            assert!(error.contains("expected a JSON object"), "{body}: {error}");
+        }
+        let unknown = serde_json::from_str::<NewItem>(r#"{"name": "fig", "quantity": 3, "x": 1}"#)
+            .expect_err("unknown field")
+            .to_string();
+        assert!(unknown.contains("unknown field `x`"), "{unknown}");
+    }
+}

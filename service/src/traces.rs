@@ -1,0 +1,97 @@
+//! The span pipeline: sampler, OTLP exporter, the counted span queue in
+//! front of the SDK's batch processor, and the tracer provider.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+};
+
+use crate::config::{SamplerKind, ServeConfig, TelemetryMode, TracesExporter};
+use crate::export::ReportingExporter;
+use crate::otlp::GrpcSpanExporter;
+use crate::span_queue::{QueuedExporter, QueuedProcessor, SpanQueue};
+
+/// Longest wait for the receiver's answer to one export.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The OpenTelemetry resource: `service.name` (`service` unless
+/// `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` says otherwise),
+/// `service.version`, the SDK's `telemetry.sdk.*` and
+/// `OTEL_RESOURCE_ATTRIBUTES`.
+pub fn resource(config: &ServeConfig) -> Resource {
+    let mut builder = Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
+        .with_attributes([
+            KeyValue::new("service.name", "service"),
+            KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+        ]);
+    if let Some(attributes) = &config.resource_attributes {
+        builder = builder.with_attributes(
+            attributes
+                .0
+                .iter()
+                .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
+        );
+    }
+    if let Some(name) = &config.service_name {
+        builder = builder.with_service_name(name.clone());
+    }
+    builder.build()
+}
+
+fn sampler(config: &ServeConfig) -> Sampler {
+    let ratio = config.traces_sampler_arg.unwrap_or(1.0);
+    match config.traces_sampler {
+        SamplerKind::AlwaysOn => Sampler::AlwaysOn,
+        SamplerKind::AlwaysOff => Sampler::AlwaysOff,
+        SamplerKind::Traceidratio => Sampler::TraceIdRatioBased(ratio),
+        SamplerKind::ParentbasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        SamplerKind::ParentbasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        SamplerKind::ParentbasedTraceidratio => {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
+        }
+    }
+}
+
+/// Builds the tracer provider and its span queue, or `None` when traces are
+/// off. A bad endpoint is logged and treated as "traces off": telemetry
+/// trouble must never stop the service.
+pub fn tracer_provider(config: &ServeConfig) -> Option<(SdkTracerProvider, Arc<SpanQueue>)> {
+    if config.telemetry != TelemetryMode::Full || config.traces_exporter == TracesExporter::None {
+        return None;
+    }
+    let exporter = match GrpcSpanExporter::new(&config.otlp_endpoint, EXPORT_TIMEOUT) {
+        Ok(exporter) => exporter,
+        Err(err) => {
+            tracing::error!(endpoint = %config.otlp_endpoint, error = %err, "cannot build the OTLP span exporter; traces are off");
+            return None;
+        }
+    };
+    let capacity = config.span_queue_size.max(1);
+    let queue = Arc::new(SpanQueue::new(capacity));
+    let exporter = QueuedExporter::new(
+        ReportingExporter::new(exporter, config.otlp_endpoint.clone()),
+        Arc::clone(&queue),
+    );
+    let batches = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_max_queue_size(capacity)
+                .with_max_export_batch_size(config.span_batch_size)
+                .with_scheduled_delay(config.span_schedule_delay)
+                .build(),
+        )
+        .build();
+    Arc::clone(&queue).spawn_reporter();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(QueuedProcessor::new(batches, Arc::clone(&queue)))
+        .with_sampler(sampler(config))
+        .with_resource(resource(config))
+        .build();
+    Some((provider, queue))
+}
