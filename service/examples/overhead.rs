@@ -22,7 +22,7 @@ use service::ServeConfig;
 use service::config::{SamplerKind, Switch, TelemetryMode};
 use tower::ServiceExt as _;
 
-/// Concurrent request loops (the service sees 64 connections in the
+/// Concurrent request loops (the service sees 32 connections in the
 /// benchmark; 8 are enough to keep both workers busy here).
 const TASKS: usize = 8;
 

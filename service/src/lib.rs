@@ -26,8 +26,9 @@
 //! route), 405, 413, panics turned into 500, health probes (`/healthz`,
 //! `/readyz`) and the `/metrics` scrapes themselves. A scrape is counted
 //! after it has rendered, so the Nth scrape shows N-1 `/metrics` requests. A
-//! request whose client disconnects before the response is ready is not
-//! counted (there is no response), but it does leave the in-flight gauge.
+//! request whose client disconnects before the response is ready is counted
+//! with `error_type="client_closed"` and no status (and no duration sample),
+//! and it leaves the in-flight gauge.
 //!
 //! Labels are bounded whatever clients send: `http_route` is the route
 //! template (`/api/items/{id}`; also on a 405, where the path matched),
@@ -42,7 +43,7 @@
 //! unmatched path) with semantic-convention attributes, child spans for store
 //! access and CPU burns. A valid incoming `traceparent` is joined; an invalid
 //! one is ignored. The response carries the server span's `traceparent`.
-//! Exports are batched off the request path; see [`telemetry`] and
+//! Exports are batched off the request path; see [`traces`] and
 //! [`export`]. Spans a full export queue drops are counted on `/metrics` and
 //! logged at a limited rate ([`span_queue`]).
 //!

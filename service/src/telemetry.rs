@@ -16,8 +16,9 @@
 //!   this crate, so the exporter's own HTTP/2 client can never produce spans
 //!   about exporting spans.
 //!
-//! [`init`] returns what the app needs ([`Telemetry`]: the tracer, the span
-//! queue, the log's drop counter); nothing is read back from a global.
+//! [`init`] returns a [`TelemetryGuard`] (it flushes at shutdown) holding
+//! what the app needs ([`Telemetry`]: the tracer, the span queue, the log
+//! writer and the access log); nothing is read back from a global.
 
 use std::io::IsTerminal as _;
 use std::sync::Arc;

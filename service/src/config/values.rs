@@ -15,12 +15,13 @@ pub struct ResourceAttributes(pub Vec<(String, String)>);
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 
 /// Parses durations the way `humantime` writes them (`250ms`, `10s`, `2m`,
-/// `1m 30s`), at most [`MAX_DURATION`]; a bare number is seconds.
+/// `1m 30s`), at most [`MAX_DURATION`]; a bare number is seconds (`3`,
+/// `0.5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let parsed = match text.parse::<u64>() {
-        Ok(seconds) => Ok(Duration::from_secs(seconds)),
-        Err(_) => humantime::parse_duration(text),
+    let parsed = match text.parse::<f64>() {
+        Ok(seconds) => Duration::try_from_secs_f64(seconds).map_err(|err| err.to_string()),
+        Err(_) => humantime::parse_duration(text).map_err(|err| err.to_string()),
     };
     match parsed {
         Ok(duration) if duration <= MAX_DURATION => Ok(duration),
@@ -35,8 +36,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// `OTEL_BSP_*` delays), else like [`parse_duration`]; zero is refused.
 pub fn parse_millis(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
-    let parsed = match trimmed.parse::<u64>() {
-        Ok(millis) => Ok(Duration::from_millis(millis)),
+    let parsed = match trimmed.parse::<f64>() {
+        Ok(millis) => Duration::try_from_secs_f64(millis / 1000.0).map_err(|err| err.to_string()),
         Err(_) => parse_duration(trimmed),
     };
     parsed
@@ -125,6 +126,8 @@ mod tests {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("-1").is_err());
         assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5 parsecs").is_err());
@@ -150,6 +153,7 @@ mod tests {
     #[test]
     fn millisecond_delays() {
         assert_eq!(parse_millis("500"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_millis("0.5"), Ok(Duration::from_micros(500)));
         assert_eq!(parse_millis("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_millis("2s"), Ok(Duration::from_secs(2)));
         for bad in ["0", "soon", "-5", "5h"] {
