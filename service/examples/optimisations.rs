@@ -54,14 +54,19 @@ const BATCH: usize = 2048;
 const THRESHOLD_NS: f64 = 500.0;
 
 /// The fastest round of `ITERATIONS` calls of `step`, in ns per call.
-fn time(mut step: impl FnMut()) -> f64 {
+fn time(step: impl FnMut()) -> f64 {
+    time_calls(ITERATIONS, step)
+}
+
+/// The fastest round of `calls` calls of `step`, in ns per call.
+fn time_calls(calls: u32, mut step: impl FnMut()) -> f64 {
     (0..ROUNDS)
         .map(|_| {
             let started = Instant::now();
-            for _ in 0..ITERATIONS {
+            for _ in 0..calls {
                 step();
             }
-            started.elapsed().as_nanos() as f64 / f64::from(ITERATIONS)
+            started.elapsed().as_nanos() as f64 / f64::from(calls)
         })
         .fold(f64::INFINITY, f64::min)
 }
@@ -106,26 +111,15 @@ fn otlp() -> (f64, f64) {
     let resource = Resource::builder().with_service_name("service").build();
     let batch: Vec<SpanData> = (0..BATCH as u64).map(server_span).collect();
     let per_span = |ns: f64| ns / BATCH as f64;
-    let rounds = ITERATIONS / 1000;
-    let time_batches = |step: &mut dyn FnMut()| {
-        (0..ROUNDS)
-            .map(|_| {
-                let started = Instant::now();
-                for _ in 0..rounds {
-                    step();
-                }
-                started.elapsed().as_nanos() as f64 / f64::from(rounds)
-            })
-            .fold(f64::INFINITY, f64::min)
-    };
-    let plain = time_batches(&mut || {
+    let batches = ITERATIONS / 1000;
+    let plain = time_calls(batches, || {
         let resource_spans = group_spans_by_resource_and_scope(
             batch.clone(),
             &ResourceAttributesWithSchema::from(&resource),
         );
         black_box(ExportTraceServiceRequest { resource_spans }.encode_to_vec());
     });
-    let kept = time_batches(&mut || {
+    let kept = time_calls(batches, || {
         let spans = batch.clone();
         black_box(encode::export_request(&resource, &spans));
     });
@@ -195,19 +189,18 @@ fn middleware() -> (f64, f64) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a tokio runtime");
+    // One `block_on` per 100 requests, the same both ways.
+    const PER_CALL: u32 = 100;
     let time_router = |router: &Router| {
-        runtime.block_on(async {
-            let mut fastest = f64::INFINITY;
-            for _ in 0..ROUNDS {
-                let started = Instant::now();
-                for _ in 0..ITERATIONS {
+        let per_call = time_calls(ITERATIONS / PER_CALL, || {
+            runtime.block_on(async {
+                for _ in 0..PER_CALL {
                     let request = Request::get("/").body(Body::empty()).expect("a request");
                     black_box(router.clone().oneshot(request).await.expect("infallible"));
                 }
-                fastest = fastest.min(started.elapsed().as_nanos() as f64 / f64::from(ITERATIONS));
-            }
-            fastest
-        })
+            });
+        });
+        per_call / f64::from(PER_CALL)
     };
     (time_router(&with_from_fn), time_router(&with_layers))
 }
