@@ -7,18 +7,18 @@
 //!    405s and panics, so every response is counted exactly once;
 //! 2. [`ServerSpanLayer`]: the server span, current while the inner layers run;
 //! 3. [`AccessLogLayer`]: one line per response, with the span's trace id;
-//! 4. `DefaultBodyLimit`: bodies over the limit make the JSON extractor
-//!    answer 413;
-//! 5. `TimeoutLayer`: a request that takes longer than `--request-timeout`
+//! 4. `TimeoutLayer`: a request that takes longer than `--request-timeout`
 //!    (a body trickling in, a stuck handler) is answered 408;
-//! 6. `CatchPanicLayer`: a handler panic becomes a JSON 500, counted under
+//! 5. `CatchPanicLayer`: a handler panic becomes a JSON 500, counted under
 //!    its route, not a dropped connection.
+//!
+//! The body limit is not here: it sits on the one handler that reads a
+//! body ([`routes::router`]).
 
 use std::any::Any;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
@@ -50,7 +50,7 @@ pub struct App {
 /// middleware, recording into `telemetry` (from [`telemetry::init`]; the
 /// default records metrics only).
 pub fn app(config: &ServeConfig, telemetry: &Telemetry) -> Result<App, MetricsError> {
-    assemble(routes::router(), config, telemetry)
+    assemble(routes::router(config.max_body_bytes), config, telemetry)
 }
 
 /// Wraps `routes` in the middleware stack (tests add routes of their own).
@@ -86,7 +86,6 @@ fn assemble(
                 .option_layer(on.then(|| RecordMetricsLayer::new(metrics)))
                 .option_layer(traces.map(ServerSpanLayer::new))
                 .option_layer(access_log.map(AccessLogLayer::new))
-                .layer(DefaultBodyLimit::max(config.max_body_bytes))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
                     config.request_timeout,
@@ -122,7 +121,7 @@ mod tests {
             telemetry: TelemetryMode::Metrics,
             ..ServeConfig::default()
         };
-        let routes = routes::router().route("/boom", get(boom));
+        let routes = routes::router(config.max_body_bytes).route("/boom", get(boom));
         let app = assemble(routes, &config, &Telemetry::default()).expect("app");
         let response = app
             .router
