@@ -271,6 +271,9 @@ mod tests {
             assert_eq!(error.lines().count(), 1, "{error}");
         }
         let error = serve_args(&["--history-bytes", "64MB"]).expect_err("unit");
-        assert!(error.to_string().contains("e.g. 64MiB"), "{error}");
+        assert!(
+            error.to_string().contains("such as 262144 or 64MiB"),
+            "{error}"
+        );
     }
 }

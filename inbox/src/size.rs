@@ -13,9 +13,11 @@ pub struct ByteSize(pub u64);
 
 /// The text is not a byte count such as `262144` or `64MiB`.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "{0:?} is not a byte size: give a whole number of bytes, optionally followed by KiB, MiB or GiB, e.g. 64MiB"
-)]
+#[error("{}", cli_values::expected(
+    "a whole number of bytes, optionally followed by KiB, MiB or GiB",
+    "262144 or 64MiB",
+    .0,
+))]
 pub struct BadByteSize(String);
 
 impl ByteSize {
@@ -94,7 +96,10 @@ mod tests {
             "99999999999999999999GiB",
         ] {
             let error = parse(bad).expect_err(bad);
-            assert!(error.to_string().contains("e.g. 64MiB"), "{error}");
+            assert!(
+                error.to_string().contains("such as 262144 or 64MiB"),
+                "{error}"
+            );
         }
     }
 

@@ -570,7 +570,7 @@ fn settings_that_cannot_hold_are_refused_at_startup() {
         (
             &["--history-bytes", "64MB"],
             &[],
-            "\"64MB\" is not a byte size",
+            "expected a whole number of bytes, optionally followed by KiB, MiB or GiB such as 262144 or 64MiB, got \"64MB\"",
         ),
     ];
     for (args, envs, expected) in cases {
@@ -581,6 +581,9 @@ fn settings_that_cannot_hold_are_refused_at_startup() {
             .lines()
             .find(|line| line.contains(expected))
             .unwrap_or_else(|| panic!("{args:?} {envs:?}: no {expected:?} in {stderr}"));
-        assert!(line.contains("e.g. "), "no example in {line}");
+        assert!(
+            line.contains("e.g. ") || line.contains("such as "),
+            "no example in {line}"
+        );
     }
 }
