@@ -1,6 +1,6 @@
 //! The telemetry middleware, one concern per layer, each a small tower
 //! `Layer`. `axum::middleware::from_fn` would read shorter, but it boxes
-//! the rest of the stack and its own future on every request: 0.5 to 0.7 µs
+//! the rest of the stack and its own future on every request: 0.5 to 0.9 µs
 //! more per request for the three (`examples/optimisations.rs`,
 //! docs/performance.md): the 0.5 µs an optimisation must save to stay.
 //!
