@@ -128,6 +128,11 @@ done
 
 median() { sort -n -k1,1 "$work/results-$1" | awk -v n="$rounds" 'NR == int((n + 1) / 2)'; }
 base=$(median "${modes[0]}" | awk '{print $1, $2}')
+# CPU per request of a mode's median round, empty when the mode did not run.
+cpu_of() { [[ -f $work/results-$1 ]] && median "$1" | awk '{print $1}'; }
+# `--telemetry off` is the same hardened server with nothing instrumented:
+# against it, a mode's ratio is what the instrumentation alone costs.
+off_cpu=$(cpu_of off || true)
 describe() {
   case $1 in
     bare) echo "bare axum hello-world" ;;
@@ -143,13 +148,20 @@ echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /pro
 echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "load: wrk -t$threads -c$connections -d$duration GET $path; $rounds interleaved rounds, median round by CPU per request; every trace exported to one OTLP/gRPC receiver"
 echo
-echo "| mode | CPU µs/req | CPU vs ${modes[0]} | req/s | req/s vs ${modes[0]} | p50 ms | p99 ms | requests | spans received | spans dropped | receiver CPU µs/req |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| mode | CPU µs/req | CPU vs ${modes[0]} | CPU vs off | req/s | req/s vs ${modes[0]} | p50 ms | p99 ms | requests | spans received | spans dropped | receiver CPU µs/req |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for mode in "${modes[@]}"; do
-  median "$mode" | awk -v name="$(describe "$mode")" -v base="$base" '
+  median "$mode" | awk -v name="$(describe "$mode")" -v base="$base" -v off="$off_cpu" '
     BEGIN { split(base, b, " ") }
-    { printf "| %s | %.2f | %.2f | %.0f | %.2f | %.3f | %.3f | %d | %d | %s | %.2f |\n", name, $1, $1 / b[1], $2, $2 / b[2], $3, $4, $5, $8, $6, $7 }'
+    { vs_off = off == "" ? "-" : sprintf("%.2f", $1 / off)
+      printf "| %s | %.2f | %.2f | %s | %.0f | %.2f | %.3f | %.3f | %d | %d | %s | %.2f |\n", name, $1, $1 / b[1], vs_off, $2, $2 / b[2], $3, $4, $5, $8, $6, $7 }'
 done
+peer_cpu=$(cpu_of peer || true)
+defaults_cpu=$(cpu_of defaults || true)
+if [[ -n $peer_cpu && -n $defaults_cpu ]]; then
+  echo
+  awk -v peer="$peer_cpu" -v service="$defaults_cpu" 'BEGIN { printf "conventional peer over the service with its defaults: %.2fx the CPU per request\n", peer / service }'
+fi
 echo
 echo "all rounds (CPU µs/req / req/s / dropped):"
 for mode in "${modes[@]}"; do
