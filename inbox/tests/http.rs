@@ -6,35 +6,23 @@
 //! (fixtures/README.md); checks/grafana fails when they stop matching the rule.
 //! `alertname` is the rule title, the Prometheus alert is in `prometheus_alertname`.
 
+mod common;
+
 use std::time::Duration;
 
-use inbox::auth::Token;
+use common::{ALERTMANAGER, GRAFANA_FIRING, GRAFANA_RESOLVED};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 const TOKEN: &str = "test-token-3f9c";
 const MAX_BODY: usize = 16 * 1024;
-const ALERTMANAGER: &str = include_str!("fixtures/alertmanager-v4.json");
-const GRAFANA_FIRING: &str = include_str!("fixtures/grafana-firing.json");
-const GRAFANA_RESOLVED: &str = include_str!("fixtures/grafana-resolved.json");
 
-/// Serves the inbox router on a free loopback port; the server task ends with the test runtime.
 async fn start() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("local addr");
-    let token = Token::new(TOKEN).expect("non-empty token");
-    let app = inbox::routes::router(token, 10, MAX_BODY);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    common::start(TOKEN, 10, MAX_BODY).await
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
+    common::client(Duration::from_secs(10))
 }
 
 async fn post(base: &str, auth: Option<&str>, body: impl Into<reqwest::Body>) -> StatusCode {

@@ -4,6 +4,8 @@
 //! times, the listing followed page by page, the HTML page under hostile
 //! content, and settings that cannot hold refused at startup.
 
+mod common;
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -99,23 +101,11 @@ impl Drop for InboxProcess {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
+    common::client(Duration::from_secs(30))
 }
 
 async fn post(client: &reqwest::Client, base: &str, body: &str) -> (StatusCode, String) {
-    let response = client
-        .post(format!("{base}/api/notifications"))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("post");
-    let status = response.status();
-    (status, response.text().await.expect("answer"))
+    common::post_notification(client, base, TOKEN, body).await
 }
 
 /// The body of the finding: `max_body` bytes of array-form alerts (`[""]`),
@@ -340,13 +330,11 @@ const ROOMY: Limits = Limits {
 /// The inbox router in-process on a free loopback port (for size checks,
 /// where the process's memory is not the question).
 async fn serve(limits: Limits) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("local addr");
-    let app = inbox::routes::app(inbox::auth::Token::new(TOKEN).expect("token"), limits);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    common::serve(inbox::routes::app(
+        inbox::auth::Token::new(TOKEN).expect("token"),
+        limits,
+    ))
+    .await
 }
 
 /// A notification of about `size` bytes: one alert with a long summary.

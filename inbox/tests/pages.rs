@@ -6,47 +6,29 @@
 //! severity, summary, description, runbook URL, times), so the test follows
 //! them when the rules' annotations change.
 
+mod common;
+
 use std::time::Duration;
 
-use inbox::auth::Token;
+use common::{ALERTMANAGER, GRAFANA_FIRING, GRAFANA_RESOLVED};
 use inbox::html::escape;
 use reqwest::StatusCode;
 use serde_json::Value;
 
 const TOKEN: &str = "pages-token-5be1";
-const ALERTMANAGER: &str = include_str!("fixtures/alertmanager-v4.json");
-const GRAFANA_FIRING: &str = include_str!("fixtures/grafana-firing.json");
-const GRAFANA_RESOLVED: &str = include_str!("fixtures/grafana-resolved.json");
 const ALERT_RULES: &str = include_str!("../../prometheus/rules/alerts.yml");
 
-/// Serves the inbox router on a free loopback port; the server task ends with the test runtime.
 async fn start() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("local addr");
-    let app = inbox::routes::router(Token::new(TOKEN).expect("token"), 10, 64 * 1024);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    common::start(TOKEN, 10, 64 * 1024).await
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
+    common::client(Duration::from_secs(10))
 }
 
 async fn post(base: &str, body: &str) {
-    let response = client()
-        .post(format!("{base}/api/notifications"))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(response.status(), StatusCode::OK, "{body}");
+    let (status, answer) = common::post_notification(&client(), base, TOKEN, body).await;
+    assert_eq!(status, StatusCode::OK, "{body}: {answer}");
 }
 
 /// `(status, content type, body)` of `GET path`.
