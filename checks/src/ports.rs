@@ -22,14 +22,17 @@
 //! each other's ports whether exposed or not. It keeps compose.yaml an
 //! accurate list of who listens where, which docs/configuration.md repeats.
 
-use std::collections::BTreeMap;
+mod dials;
+mod listens;
+mod nginx;
+
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::compose::{container_ports, environment, services};
-use crate::files::{array_at, list, load_yaml, load_yaml_with_env_defaults, read, str_at};
-use crate::{CheckError, Problem, collector};
+use crate::compose::{container_ports, services};
+use crate::files::{list, load_yaml, load_yaml_with_env_defaults, read};
+use crate::{CheckError, Problem};
 
 /// `(host, port)` of a URL such as `http://inbox:5080/api/notifications`
 /// (default port from the scheme) or of a bare `host:port`.
@@ -87,240 +90,6 @@ impl Wiring {
             alerting: named("grafana/provisioning/alerting")?,
             entrypoint: read(&root.join("entrypoint/nginx.conf"))?,
         })
-    }
-
-    /// Every port a compose service listens on, by role, and the source
-    /// that says so.
-    pub fn listens(&self) -> BTreeMap<String, Vec<Listen>> {
-        let mut listens: BTreeMap<String, Vec<Listen>> = BTreeMap::new();
-        let mut add = |host: &str, role: &str, port: u16, source: String| {
-            listens.entry(host.to_owned()).or_default().push(Listen {
-                role: role.to_owned(),
-                port,
-                source,
-            });
-        };
-        for (role, port) in collector::listen_ports(&self.collector) {
-            add(
-                "otel-collector",
-                role,
-                port,
-                format!("otel-collector/config.yaml ({role})"),
-            );
-        }
-        if let Some(port) = self
-            .tempo
-            .pointer("/server/http_listen_port")
-            .and_then(Value::as_u64)
-            .and_then(|p| u16::try_from(p).ok())
-        {
-            add(
-                "tempo",
-                "http",
-                port,
-                "tempo/tempo.yaml server.http_listen_port".into(),
-            );
-        }
-        if let Some(port) = self
-            .tempo
-            .pointer("/distributor/receivers/otlp/protocols/grpc/endpoint")
-            .and_then(Value::as_str)
-            .and_then(collector::endpoint_port)
-        {
-            add(
-                "tempo",
-                "otlp-grpc",
-                port,
-                "tempo/tempo.yaml distributor otlp grpc".into(),
-            );
-        }
-        for port in nginx_listen_ports(&self.entrypoint) {
-            add(
-                "entrypoint",
-                "http",
-                port,
-                "entrypoint/nginx.conf listen".into(),
-            );
-        }
-        let services = services(&self.compose);
-        for (service, variable) in [("service", "SERVICE_LISTEN"), ("inbox", "INBOX_LISTEN")] {
-            if let Some(port) = services
-                .get(service)
-                .and_then(|s| environment(s).get(variable).cloned())
-                .and_then(|listen| collector::endpoint_port(&listen))
-            {
-                add(
-                    service,
-                    "http",
-                    port,
-                    format!("compose.yaml {service} {variable}"),
-                );
-            }
-        }
-        // Programs configured by flags only: `--web.listen-address` in
-        // compose, else the default their documentation gives.
-        for (service, default) in [
-            ("prometheus", 9090),
-            ("alertmanager", 9093),
-            ("node-exporter", 9100),
-        ] {
-            let flag = services.get(service).and_then(|s| {
-                array_at(s, "command")
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .find_map(|arg| arg.strip_prefix("--web.listen-address="))
-                    .and_then(collector::endpoint_port)
-            });
-            match flag {
-                Some(port) => add(
-                    service,
-                    "http",
-                    port,
-                    format!("compose.yaml {service} --web.listen-address"),
-                ),
-                None => add(
-                    service,
-                    "http",
-                    default,
-                    format!("{service}'s default --web.listen-address"),
-                ),
-            }
-        }
-        listens
-    }
-
-    /// Every dial in the configuration with the target it must reach.
-    pub fn dials(&self) -> Vec<Dial> {
-        let mut dials = Vec::new();
-        for job in array_at(&self.prometheus, "scrape_configs") {
-            let name = str_at(job, "job_name").unwrap_or("?");
-            let expect = match name {
-                "service" => Some(Target::exact("service", "http")),
-                "node" => Some(Target::exact("node-exporter", "http")),
-                "otel-collector" => Some(Target::exact("otel-collector", "telemetry")),
-                "spanmetrics" => Some(Target::exact("otel-collector", "prometheus-exporter")),
-                "prometheus" => Some(Target::exact("prometheus", "http")),
-                _ => None,
-            };
-            for sc in array_at(job, "static_configs") {
-                for target in array_at(sc, "targets").iter().filter_map(Value::as_str) {
-                    // Prometheus scraping itself: the prometheus service.
-                    let target = target.replace("localhost:", "prometheus:");
-                    dials.push(Dial::new(
-                        format!("prometheus.yml job {name}"),
-                        target,
-                        expect.clone(),
-                    ));
-                }
-            }
-            for sd in array_at(job, "dns_sd_configs") {
-                let port = sd.get("port").and_then(Value::as_u64).unwrap_or(0);
-                for dns_name in array_at(sd, "names").iter().filter_map(Value::as_str) {
-                    dials.push(Dial::new(
-                        format!("prometheus.yml job {name} dns_sd_configs"),
-                        format!("{dns_name}:{port}"),
-                        expect.clone(),
-                    ));
-                }
-            }
-        }
-        for am in self
-            .prometheus
-            .pointer("/alerting/alertmanagers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            for sc in array_at(am, "static_configs") {
-                for target in array_at(sc, "targets").iter().filter_map(Value::as_str) {
-                    dials.push(Dial::new(
-                        "prometheus.yml alerting",
-                        target,
-                        Some(Target::exact("alertmanager", "http")),
-                    ));
-                }
-            }
-        }
-        for receiver in array_at(&self.alertmanager, "receivers") {
-            for hook in array_at(receiver, "webhook_configs") {
-                if let Some(url) = str_at(hook, "url") {
-                    dials.push(Dial::new(
-                        "alertmanager.yml webhook",
-                        url,
-                        Some(Target::exact("inbox", "http")),
-                    ));
-                }
-            }
-        }
-        for (file, doc) in &self.datasources {
-            for ds in array_at(doc, "datasources") {
-                if let Some(url) = str_at(ds, "url") {
-                    let uid = str_at(ds, "uid").unwrap_or("?");
-                    let expect = match str_at(ds, "type") {
-                        Some("prometheus") => Some(Target::exact("prometheus", "http")),
-                        Some("tempo") => Some(Target::exact("tempo", "http")),
-                        Some("alertmanager") => Some(Target::exact("alertmanager", "http")),
-                        _ => None,
-                    };
-                    dials.push(Dial::new(format!("{file} datasource {uid}"), url, expect));
-                }
-            }
-        }
-        for (file, doc) in &self.alerting {
-            for cp in array_at(doc, "contactPoints") {
-                for receiver in array_at(cp, "receivers") {
-                    if str_at(receiver, "type") == Some("webhook")
-                        && let Some(url) = receiver.pointer("/settings/url").and_then(Value::as_str)
-                    {
-                        dials.push(Dial::new(
-                            format!("{file} contact point"),
-                            url,
-                            Some(Target::exact("inbox", "http")),
-                        ));
-                    }
-                }
-            }
-        }
-        if let Some(exporters) = self.collector.get("exporters").and_then(Value::as_object) {
-            for (id, exporter) in exporters {
-                let expect = match id.as_str() {
-                    "otlp/tempo" => Some(Target::exact("tempo", "otlp-grpc")),
-                    _ if id.split('/').next() == Some("otlp") => {
-                        Some(Target::dialled_host("otlp-grpc"))
-                    }
-                    _ => continue,
-                };
-                if let Some(endpoint) = str_at(exporter, "endpoint") {
-                    dials.push(Dial::new(
-                        format!("otel-collector exporter {id}"),
-                        endpoint,
-                        expect,
-                    ));
-                }
-            }
-        }
-        for upstream in nginx_upstreams(&self.entrypoint) {
-            dials.push(Dial::new(
-                "entrypoint/nginx.conf proxy_pass",
-                upstream,
-                Some(Target::exact("service", "http")),
-            ));
-        }
-        for (name, service) in services(&self.compose) {
-            let env = environment(service);
-            if let Some(endpoint) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
-                let role = match env.get("OTEL_EXPORTER_OTLP_PROTOCOL").map(String::as_str) {
-                    Some(protocol) if protocol.starts_with("http") => "otlp-http",
-                    _ => "otlp-grpc",
-                };
-                dials.push(Dial::new(
-                    format!("compose.yaml {name} OTEL_EXPORTER_OTLP_ENDPOINT"),
-                    endpoint,
-                    Some(Target::exact("otel-collector", role)),
-                ));
-            }
-        }
-        dials
     }
 
     /// Every disagreement between who dials what and who listens where.
@@ -419,47 +188,6 @@ impl Wiring {
         }
         problems
     }
-}
-
-/// The arguments of every `NAME ARG;` directive of an nginx config, comments
-/// dropped (enough for the flat config of `entrypoint/nginx.conf`).
-fn nginx_directives<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
-    text.lines()
-        .map(|line| line.split('#').next().unwrap_or("").trim())
-        .filter_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .map(|rest| rest.trim().trim_end_matches(';').trim())
-        .collect()
-}
-
-/// Ports of nginx's `listen` directives (`listen 5000;`, `listen 0.0.0.0:5000;`).
-fn nginx_listen_ports(text: &str) -> Vec<u16> {
-    nginx_directives(text, "listen")
-        .into_iter()
-        .filter_map(|arg| {
-            let address = arg.split_whitespace().next()?;
-            address.rsplit(':').next()?.parse().ok()
-        })
-        .collect()
-}
-
-/// `proxy_pass` URLs with the variables nginx's `set $name value;` gives
-/// them filled in (`http://$replicas` -> `http://service:5000`).
-fn nginx_upstreams(text: &str) -> Vec<String> {
-    let variables: Vec<(String, String)> = nginx_directives(text, "set")
-        .into_iter()
-        .filter_map(|arg| {
-            let (name, value) = arg.split_once(char::is_whitespace)?;
-            Some((name.to_owned(), value.trim().to_owned()))
-        })
-        .collect();
-    nginx_directives(text, "proxy_pass")
-        .into_iter()
-        .map(|url| {
-            variables.iter().fold(url.to_owned(), |url, (name, value)| {
-                url.replace(name, value)
-            })
-        })
-        .collect()
 }
 
 /// A port a compose service listens on.
