@@ -21,28 +21,13 @@ import (
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"gopkg.in/yaml.v3"
+
+	"monitored-service/checks/gotest"
 )
 
-// repoRoot is the repository root: this package lives in checks/grafana.
+// repoRoot is the repository root.
 func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "versions.yaml")); err != nil {
-		t.Fatalf("repository root not found from %s: %v", root, err)
-	}
-	return root
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return gotest.RepoRoot(t, "versions.yaml")
 }
 
 // repoFiles lists the files of dir (relative to the repository root) whose names end in one of exts.
@@ -70,7 +55,7 @@ func repoFiles(t *testing.T, dir string, exts ...string) []string {
 // by replacement (which must occur), and returns the copy's path.
 func mutatedCopy(t *testing.T, rel, old, replacement string) string {
 	t.Helper()
-	data := readFile(t, filepath.Join(repoRoot(t), rel))
+	data := gotest.ReadFile(t, filepath.Join(repoRoot(t), rel))
 	if !bytes.Contains(data, []byte(old)) {
 		t.Fatalf("%s does not contain %q: the mutation no longer applies", rel, old)
 	}

@@ -29,3 +29,8 @@ require (
 	golang.org/x/text v0.21.0 // indirect
 	google.golang.org/protobuf v1.35.2 // indirect
 )
+
+require monitored-service/checks/gotest v0.0.0
+
+// The shared test helpers live in this repository.
+replace monitored-service/checks/gotest => ../gotest

@@ -1,8 +1,6 @@
 package grafana
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +8,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"monitored-service/checks/gotest"
 )
 
 // pin is one entry of versions.yaml, with the keys `stack` accepts (stack/src/programs/pins.rs).
@@ -23,7 +23,7 @@ type pin struct {
 func loadPins(t *testing.T) map[string]pin {
 	t.Helper()
 	var pins map[string]pin
-	if err := decodeYAMLStrict(readFile(t, filepath.Join(repoRoot(t), "versions.yaml")), &pins); err != nil {
+	if err := decodeYAMLStrict(gotest.ReadFile(t, filepath.Join(repoRoot(t), "versions.yaml")), &pins); err != nil {
 		t.Fatalf("versions.yaml: %v", err)
 	}
 	return pins
@@ -36,7 +36,7 @@ func TestGrafanaPinIsTheReleaseComposeRuns(t *testing.T) {
 			Image string `yaml:"image"`
 		} `yaml:"services"`
 	}
-	if err := yaml.Unmarshal(readFile(t, filepath.Join(repoRoot(t), "compose.yaml")), &compose); err != nil {
+	if err := yaml.Unmarshal(gotest.ReadFile(t, filepath.Join(repoRoot(t), "compose.yaml")), &compose); err != nil {
 		t.Fatalf("compose.yaml: %v", err)
 	}
 	if got, want := compose.Services["grafana"].Image, pins["grafana"].Image; got == "" || got != want {
@@ -95,33 +95,6 @@ func TestGoModBuildsThePinnedVersions(t *testing.T) {
 	checkBuilds(t, path, version, "alertmanager.module")
 }
 
-// agplModules are modules this workplace does not use at all (AGPL-3.0), tests included.
-var agplModules = []string{
-	"github.com/grafana/alerting",
-	"github.com/grafana/grafana",
-	"github.com/grafana/tempo",
-	"github.com/grafana/loki",
-	"github.com/grafana/k6",
-	"go.k6.io/k6",
-}
-
 func TestNoAGPLModuleInTheBuildList(t *testing.T) {
-	out, err := exec.Command("go", "list", "-m", "all").Output()
-	if err != nil {
-		t.Fatalf("go list -m all: %v", err)
-	}
-	scanner := bufio.NewScanner(bytes.NewReader(out))
-	modules := 0
-	for scanner.Scan() {
-		path := strings.Fields(scanner.Text())[0]
-		modules++
-		for _, agpl := range agplModules {
-			if path == agpl || strings.HasPrefix(path, agpl+"/") {
-				t.Errorf("%s (AGPL-3.0) is in checks/grafana's build list", path)
-			}
-		}
-	}
-	if modules < 2 {
-		t.Fatalf("go list -m all listed %d modules: check this test still means something", modules)
-	}
+	gotest.NoAGPLModule(t, "checks/grafana")
 }

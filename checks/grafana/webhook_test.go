@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
+
+	"monitored-service/checks/gotest"
 )
 
 // grafanaPayload is the part of a Grafana webhook body (inbox/tests/fixtures/grafana-*.json) that
@@ -79,7 +81,7 @@ func TestWebhookDeliversToTheInbox(t *testing.T) {
 	for _, c := range notificationCases {
 		data, title, message := renderCase(t, relay, c)
 		fixturePath := filepath.Join(repoRoot(t), "inbox/tests/fixtures", c.fixture)
-		fixture := readFile(t, fixturePath)
+		fixture := gotest.ReadFile(t, fixturePath)
 
 		// The captured body and today's relay rule must describe the same notification, or the
 		// fixture no longer shows what Grafana would send.

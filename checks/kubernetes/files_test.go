@@ -8,34 +8,19 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"monitored-service/checks/gotest"
 )
 
-// repoRoot is the repository root: this package lives in checks/kubernetes.
+// repoRoot is the repository root.
 func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, BaseDir, "kustomization.yaml")); err != nil {
-		t.Fatalf("repository root not found from %s: %v", root, err)
-	}
-	return root
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return gotest.RepoRoot(t, filepath.Join(BaseDir, "kustomization.yaml"))
 }
 
 // decodeYAML decodes a repository YAML file into v, non-strictly (v names only what a check reads).
 func decodeYAML(t *testing.T, path string, v any) {
 	t.Helper()
-	if err := yaml.Unmarshal(readFile(t, path), v); err != nil {
+	if err := yaml.Unmarshal(gotest.ReadFile(t, path), v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
@@ -73,7 +58,7 @@ func baseCopy(t *testing.T) string {
 func edit(t *testing.T, dir, rel, old, replacement string) {
 	t.Helper()
 	path := filepath.Join(dir, rel)
-	text := string(readFile(t, path))
+	text := string(gotest.ReadFile(t, path))
 	if n := strings.Count(text, old); n != 1 {
 		t.Fatalf("%s contains %q %d times, not once: the mutation no longer applies", rel, old, n)
 	}

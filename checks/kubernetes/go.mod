@@ -58,3 +58,8 @@ require (
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
 )
+
+require monitored-service/checks/gotest v0.0.0
+
+// The shared test helpers live in this repository.
+replace monitored-service/checks/gotest => ../gotest

@@ -10,6 +10,8 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"monitored-service/checks/gotest"
 )
 
 // release is the Helm release name the base is labelled for: kube-prometheus-stack's Prometheus
@@ -159,7 +161,7 @@ func datasourceProblems(t *testing.T, e env, v values) []string {
 			continue
 		}
 		var document any
-		if err := yaml.Unmarshal(readFile(t, filepath.Join(e.root, source.source)), &document); err != nil {
+		if err := yaml.Unmarshal(gotest.ReadFile(t, filepath.Join(e.root, source.source)), &document); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", source.source, err))
 			continue
 		}

@@ -15,6 +15,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"monitored-service/checks/gotest"
 )
 
 // configMapSources says which repository file each built ConfigMap key must equal, and which of
@@ -48,7 +50,7 @@ func sourcesProblems(t *testing.T, e env) []string {
 			problems = append(problems, fmt.Sprintf("ConfigMap %s has no key %s (for %s)", configMap.Name, source.key, source.source))
 			continue
 		}
-		if data != string(readFile(t, filepath.Join(e.root, source.source))) {
+		if data != string(gotest.ReadFile(t, filepath.Join(e.root, source.source))) {
 			problems = append(problems, fmt.Sprintf("ConfigMap %s key %s differs from %s", configMap.Name, source.key, source.source))
 		}
 	}
@@ -129,7 +131,7 @@ func ruleProblems(t *testing.T, e env) []string {
 		return []string{fmt.Sprintf("%d PrometheusRules in the build, expected the one made from %s", len(rules), RulesSource)}
 	}
 	var source ruleFile
-	if err := yaml.UnmarshalStrict(readFile(t, filepath.Join(e.root, RulesSource)), &source); err != nil {
+	if err := yaml.UnmarshalStrict(gotest.ReadFile(t, filepath.Join(e.root, RulesSource)), &source); err != nil {
 		return []string{fmt.Sprintf("%s into the Operator's RuleGroup type: %v", RulesSource, err)}
 	}
 	built := rules[0].Spec.Groups

@@ -12,6 +12,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"monitored-service/checks/gotest"
 )
 
 // The service's probes (service/src/lib.rs): liveness, and readiness, which answers 503 once
@@ -191,7 +193,7 @@ func collectorProblems(t *testing.T, e env) []string {
 		return []string{fmt.Sprintf("Deployment otel-collector has %d containers, expected the Collector's one", len(deployment.Spec.Template.Spec.Containers))}
 	}
 	container := deployment.Spec.Template.Spec.Containers[0]
-	text := readFile(t, filepath.Join(e.root, "otel-collector/config.yaml"))
+	text := gotest.ReadFile(t, filepath.Join(e.root, "otel-collector/config.yaml"))
 	var problems []string
 	for _, match := range envDefault.FindAllStringSubmatch(string(text), -1) {
 		name, fallback := match[1], match[2]
