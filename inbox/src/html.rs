@@ -7,7 +7,7 @@
 //! ended, summary, description and runbook link.
 //!
 //! Every value comes from a sender, so everything is escaped, and only an
-//! absolute http(s) URL becomes a link ([`link`]); the page has no script and
+//! absolute http(s) URL becomes a link (`link`); the page has no script and
 //! refreshes itself every 10 seconds. It shows the newest [`ROWS`]
 //! notifications from their [`Summary`], so its size is bounded
 //! ([`MAX_PAGE_BYTES`]) however large the notifications are.

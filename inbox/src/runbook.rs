@@ -27,7 +27,7 @@ pub fn page() -> &'static str {
 /// GitHub's anchor for a heading: lower case, every character other than a
 /// letter, digit, space, `-` or `_` dropped, each space turned into `-`
 /// (`Host high CPU!` becomes `host-high-cpu`). Repeats get `-1`, `-2`, ...
-/// from [`page_of`], as on GitHub.
+/// from `page_of`, as on GitHub.
 pub fn anchor(heading: &str) -> String {
     heading
         .trim()

@@ -47,7 +47,7 @@ pub struct App {
 }
 
 /// Builds the application for `config`: metrics pipeline, routes and
-/// middleware, recording into `telemetry` (from [`telemetry::init`]; the
+/// middleware, recording into `telemetry` (from [`crate::telemetry::init`]; the
 /// default records metrics only).
 pub fn app(config: &ServeConfig, telemetry: &Telemetry) -> Result<App, MetricsError> {
     assemble(routes::router(config.max_body_bytes), config, telemetry)

@@ -15,7 +15,7 @@ pub struct ResourceAttributes(pub Vec<(String, String)>);
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 
 /// Parses durations the way `humantime` writes them (`250ms`, `10s`, `2m`,
-/// `1m 30s`), at most [`MAX_DURATION`]; a bare number is seconds (`3`,
+/// `1m 30s`), at most an hour; a bare number is seconds (`3`,
 /// `0.5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
