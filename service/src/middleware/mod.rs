@@ -7,10 +7,11 @@
 //! - [`metrics`]: counts every response and times it, and keeps the
 //!   in-flight gauge (also for requests whose client hangs up);
 //! - [`trace`]: the server span, joined to the caller's trace through an
-//!   incoming `traceparent`, named back in the response's `traceparent`;
+//!   incoming `traceparent`, named back in the response's `traceparent`
+//!   (written by `traceparent.rs`);
 //! - [`access_log`]: one log line per response.
 //!
-//! [`crate::app`] installs them outermost, in that order, with
+//! [`crate::app()`] installs them outermost, in that order, with
 //! `Router::layer`, which wraps every endpoint and the fallback: so they see
 //! every response, 404s, 405s, 413s and panics turned into 500s included,
 //! and the route *template* axum matched (`MatchedPath`), never the raw path.
@@ -18,3 +19,4 @@
 pub mod access_log;
 pub mod metrics;
 pub mod trace;
+mod traceparent;
