@@ -1,17 +1,20 @@
 //! One client connection: HTTP/1 served by hyper into the router, closed
-//! when evicted, drained when the server stops.
+//! when evicted or idle too long, drained when the server stops.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use http::header::{CONNECTION, HeaderValue};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
+use pin_project_lite::pin_project;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tower::ServiceExt as _;
@@ -32,11 +35,12 @@ pub struct Shared {
     pub closing: AtomicBool,
 }
 
-/// Counts a request as running while it is alive.
-struct Running<'a>(&'a ConnectionState);
+/// Counts a request as running while it is alive: from its complete head
+/// until its response is written.
+struct Running(Arc<ConnectionState>);
 
-impl<'a> Running<'a> {
-    fn enter(state: &'a ConnectionState) -> Self {
+impl Running {
+    fn enter(state: Arc<ConnectionState>) -> Self {
         state.running.fetch_add(1, Ordering::AcqRel);
         // Wakes a drain waiting for this connection's next request (no
         // permit is kept when nobody waits).
@@ -45,9 +49,46 @@ impl<'a> Running<'a> {
     }
 }
 
-impl Drop for Running<'_> {
+impl Drop for Running {
     fn drop(&mut self) {
+        self.0.mark_idle();
         self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+pin_project! {
+    /// A response body that keeps its request [`Running`] until hyper has
+    /// taken its last frame (or dropped it): the wait for the next request,
+    /// which the idle sweep limits, starts only then.
+    pub struct TrackedBody {
+        #[pin]
+        inner: Body,
+        running: Option<Running>,
+    }
+}
+
+impl hyper::body::Body for TrackedBody {
+    type Data = <Body as hyper::body::Body>::Data;
+    type Error = <Body as hyper::body::Body>::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if frame.is_none() {
+            this.running.take();
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -63,10 +104,9 @@ pub async fn run(
         let state = Arc::clone(state);
         let shared = Arc::clone(shared);
         hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-            let state = Arc::clone(&state);
+            let running = Running::enter(Arc::clone(&state));
             let shared = Arc::clone(&shared);
             async move {
-                let _running = Running::enter(&state);
                 let response = shared.router.clone().oneshot(request.map(Body::new)).await;
                 let Ok(mut response) = response;
                 if shared.closing.load(Ordering::Acquire) {
@@ -74,7 +114,10 @@ pub async fn run(
                         .headers_mut()
                         .insert(CONNECTION, HeaderValue::from_static("close"));
                 }
-                Ok::<_, Infallible>(response)
+                Ok::<_, Infallible>(response.map(|inner| TrackedBody {
+                    inner,
+                    running: Some(running),
+                }))
             }
         })
     };
@@ -86,6 +129,11 @@ pub async fn run(
         result = connection.as_mut() => result,
         // Dropping the connection closes the socket.
         () = state.evicted.notified() => return,
+        () = state.expired.notified() => {
+            tracing::debug!("no complete request head within the header timeout");
+            shared.observer.rejected(Rejection::HeadTimeout);
+            return;
+        }
         _ = async { closing.wait_for(|closing| *closing).await.map(drop) } => {
             // Closing an idle keep-alive connection races with the client's
             // next request, which would get no answer. So the connection

@@ -2,10 +2,14 @@
 //! needs, which `axum::serve` leaves unset (it starts no timer at all):
 //!
 //! - **Header timeout.** A request's head (request line and headers) must
-//!   arrive within [`Limits::header_timeout`]. hyper starts that timer
-//!   whenever a connection waits for a request, so the same limit closes
-//!   keep-alive connections left idle: slow-header ("slowloris") and idle
-//!   connections cannot pile up.
+//!   arrive within [`Limits::header_timeout`] of the connection becoming
+//!   idle (accepted, or its last response written), so the same limit
+//!   closes keep-alive connections left idle: slow-header ("slowloris") and
+//!   idle connections cannot pile up. A sweep every eighth of the limit
+//!   closes them, so a connection goes between 1 and 1.125 limits after
+//!   its last response. (hyper's own `header_read_timeout` is exact, but
+//!   arms a timer for every request: docs/performance.md measured what
+//!   that cost.)
 //! - **Head size.** A head larger than [`Limits::max_head_bytes`] gets 431
 //!   (414 for a long URI) from hyper, and no more than that is buffered.
 //! - **Connection cap.** At most [`Limits::max_connections`] connections are
@@ -41,10 +45,10 @@ use std::time::Duration;
 
 use axum::Router;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioTimer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
 
 use registry::{Admission, Registry};
 pub use rejection::{Observer, Rejection};
@@ -90,6 +94,12 @@ const SETTLE: Duration = Duration::from_millis(100);
 /// How often the accept loop looks again when every connection is busy.
 const FULL_RETRY: Duration = Duration::from_millis(20);
 
+/// How often idle connections are looked for: an eighth of the header
+/// timeout, but not more often than every 5 ms.
+fn sweep_every(header_timeout: Duration) -> Duration {
+    (header_timeout / 8).max(Duration::from_millis(5))
+}
+
 /// The connection cap that fits the open-file limit.
 pub fn effective_max_connections(wanted: usize) -> usize {
     let mut limit = libc_rlimit_nofile().unwrap_or(u64::MAX);
@@ -130,10 +140,7 @@ pub async fn serve(
     }
     let registry = Arc::new(Registry::new(max_connections));
     let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_buf_size(limits.max_head_bytes.max(8192));
+    builder.max_buf_size(limits.max_head_bytes.max(8192));
     let shared = Arc::new(connection::Shared {
         builder,
         router,
@@ -145,6 +152,8 @@ pub async fn serve(
     let mut tasks = JoinSet::new();
     let reclaim = Arc::new(memory::Reclaim::default());
     let mut reclaim_check = tokio::time::interval(memory::CHECK_EVERY);
+    let mut idle_sweep = tokio::time::interval(sweep_every(limits.header_timeout));
+    idle_sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
     tokio::pin!(stop);
     let mut lame_duck = std::pin::pin!(tokio::time::sleep(Duration::MAX));
@@ -180,13 +189,24 @@ pub async fn serve(
             () = tokio::time::sleep(FULL_RETRY), if !can_admit => {}
             Some(_) = tasks.join_next() => {}
             _ = reclaim_check.tick() => reclaim.check(),
+            _ = idle_sweep.tick() => {
+                registry.expire_idle(limits.header_timeout);
+            }
         }
     }
     drop(listener);
     shared.closing.store(true, Ordering::Release);
     let _ = closing.send(true);
     let drained = tokio::time::timeout(drain.grace, async {
-        while tasks.join_next().await.is_some() {}
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => if joined.is_none() { break },
+                // A head still trickling in is cut off as before the stop.
+                _ = idle_sweep.tick() => {
+                    registry.expire_idle(limits.header_timeout);
+                }
+            }
+        }
     })
     .await;
     let unfinished = if drained.is_ok() {

@@ -1,27 +1,63 @@
 //! The open connections, oldest first, and which of them have a request
-//! running: what the cap evicts and what the drain waits for.
+//! running: what the cap evicts, the idle sweep closes and the drain waits
+//! for.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 /// What the server knows about one connection while it is open.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ConnectionState {
-    /// Requests the router is working on (more than one only for a
-    /// pipelining client).
+    /// Requests the router is working on or whose response is being
+    /// written (more than one only for a pipelining client).
     pub running: AtomicUsize,
     /// Fired when the connection is evicted to make room for a new one.
     pub evicted: Notify,
+    /// Fired when the connection is closed for being idle too long.
+    pub expired: Notify,
     /// Fired (to current waiters only) whenever a request starts.
     pub started: Notify,
+    /// When the connection was accepted.
+    opened: Instant,
+    /// When it last became idle (accepted, or a response written), in
+    /// milliseconds since `opened`.
+    idle_since_ms: AtomicU64,
 }
 
 impl ConnectionState {
+    fn new() -> Self {
+        Self {
+            running: AtomicUsize::new(0),
+            evicted: Notify::new(),
+            expired: Notify::new(),
+            started: Notify::new(),
+            opened: Instant::now(),
+            idle_since_ms: AtomicU64::new(0),
+        }
+    }
+
     fn is_idle(&self) -> bool {
         self.running.load(Ordering::Acquire) == 0
+    }
+
+    /// A response was written: the wait for the next request starts now.
+    pub fn mark_idle(&self) {
+        let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.idle_since_ms.store(now, Ordering::Release);
+    }
+
+    /// Whether no request has been running for longer than `limit`.
+    fn idle_longer_than(&self, limit: Duration) -> bool {
+        // `running` first: a request that just ended marked the time before
+        // it stopped counting.
+        self.is_idle() && {
+            let since = Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire));
+            self.opened.elapsed().saturating_sub(since) > limit
+        }
     }
 }
 
@@ -82,7 +118,7 @@ impl Registry {
         }
         let id = inner.next_id;
         inner.next_id += 1;
-        let state = Arc::new(ConnectionState::default());
+        let state = Arc::new(ConnectionState::new());
         inner.open.insert(id, Arc::clone(&state));
         Some(Admission { id, state })
     }
@@ -90,6 +126,22 @@ impl Registry {
     /// The connection closed (or was evicted).
     pub fn remove(&self, id: u64) {
         self.lock().open.remove(&id);
+    }
+
+    /// Tells every connection that has had no request running for longer
+    /// than `limit` to close, and forgets it; returns how many.
+    pub fn expire_idle(&self, limit: Duration) -> usize {
+        let mut inner = self.lock();
+        let before = inner.open.len();
+        inner.open.retain(|_, connection| {
+            let expired = connection.idle_longer_than(limit);
+            if expired {
+                // notify_one keeps the wake-up if the task is not waiting yet.
+                connection.expired.notify_one();
+            }
+            !expired
+        });
+        before - inner.open.len()
     }
 
     /// Requests running on all open connections.
@@ -136,6 +188,23 @@ mod tests {
         assert_eq!(registry.requests_running(), 1);
         registry.remove(only.id);
         assert!(registry.can_admit());
+    }
+
+    #[test]
+    fn only_connections_idle_longer_than_the_limit_expire() {
+        let registry = Registry::new(3);
+        let busy = registry.admit().expect("room");
+        let idle = registry.admit().expect("room");
+        busy.state.running.store(1, Ordering::Release);
+        assert_eq!(registry.expire_idle(Duration::from_secs(3600)), 0);
+        assert_eq!(registry.expire_idle(Duration::ZERO), 1, "only the idle one");
+        assert_eq!(
+            registry.lock().open.keys().copied().collect::<Vec<_>>(),
+            [busy.id]
+        );
+        let woken = idle.state.expired.notified();
+        tokio::pin!(woken);
+        assert!(futures_ready(woken.as_mut()));
     }
 
     fn futures_ready(future: std::pin::Pin<&mut impl Future<Output = ()>>) -> bool {

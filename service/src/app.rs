@@ -7,8 +7,9 @@
 //!    405s and panics, so every response is counted exactly once;
 //! 2. [`ServerSpanLayer`]: the server span, current while the inner layers run;
 //! 3. [`AccessLogLayer`]: one line per response, with the span's trace id;
-//! 4. `TimeoutLayer`: a request that takes longer than `--request-timeout`
-//!    (a body trickling in, a stuck handler) is answered 408;
+//! 4. [`RequestTimeoutLayer`]: a request that takes longer than
+//!    `--request-timeout` (a body trickling in, a stuck handler) is answered
+//!    408;
 //! 5. `CatchPanicLayer`: a handler panic becomes a JSON 500, counted under
 //!    its route, not a dropped connection.
 //!
@@ -19,11 +20,9 @@ use std::any::Any;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{ServeConfig, TelemetryMode};
 use crate::cpu_drill::CpuDrill;
@@ -32,6 +31,7 @@ use crate::metrics::{Metrics, MetricsError};
 use crate::middleware::access_log::AccessLogLayer;
 use crate::middleware::metrics::RecordMetricsLayer;
 use crate::middleware::trace::ServerSpanLayer;
+use crate::request_timeout::RequestTimeoutLayer;
 use crate::routes;
 use crate::state::AppState;
 use crate::telemetry::Telemetry;
@@ -86,10 +86,7 @@ fn assemble(
                 .option_layer(on.then(|| RecordMetricsLayer::new(metrics)))
                 .option_layer(traces.map(ServerSpanLayer::new))
                 .option_layer(access_log.map(AccessLogLayer::new))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    config.request_timeout,
-                ))
+                .layer(RequestTimeoutLayer::new(config.request_timeout))
                 .layer(CatchPanicLayer::custom(panic_response)),
         );
     Ok(App {

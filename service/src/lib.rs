@@ -73,6 +73,7 @@ pub mod routes;
 pub mod log_writer;
 
 pub mod middleware;
+pub mod request_timeout;
 
 // The span pipeline, then logging and tracing set up around it:
 pub mod log_limit;

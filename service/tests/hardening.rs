@@ -389,3 +389,50 @@ async fn rejected_and_abandoned_requests_are_counted_with_bounded_labels() {
         "5,000 random requests added series {added:?}"
     );
 }
+
+/// The request timeout: a request whose body trickles in is answered 408
+/// once the timeout passes, and counted under its route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_in_is_answered_408_and_counted() {
+    let timeout = Duration::from_secs(1);
+    let service =
+        ServiceProcess::start(&["--telemetry", "metrics", "--request-timeout", "1s"], &[]);
+    let mut stream = TcpStream::connect(service.addr).await.expect("connect");
+    stream
+        .write_all(
+            b"POST /api/items HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n\
+              content-length: 100\r\n\r\n{\"na",
+        )
+        .await
+        .expect("write");
+    let sent = Instant::now();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !answer.windows(2).any(|pair| pair == b"\r\n") {
+        match tokio::time::timeout(timeout * 5, stream.read(&mut buffer)).await {
+            Ok(Ok(read)) if read > 0 => answer.extend_from_slice(&buffer[..read]),
+            other => panic!("no status line within 5 s: {other:?}"),
+        }
+    }
+    let waited = sent.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        waited >= timeout && waited < timeout * 3,
+        "answered after {waited:?}"
+    );
+
+    let client = HttpClient::new();
+    let series = request_series(&client, &service).await;
+    let counted = series.iter().any(|(labels, value)| {
+        *value == 1.0
+            && [
+                ("http_request_method", "POST"),
+                ("http_route", "/api/items"),
+                ("http_response_status_code", "408"),
+            ]
+            .iter()
+            .all(|(key, want)| labels.contains(&((*key).to_owned(), (*want).to_owned())))
+    });
+    assert!(counted, "{series:?}");
+}
