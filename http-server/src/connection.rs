@@ -2,6 +2,7 @@
 //! when evicted or idle too long, drained when the server stops.
 
 use std::convert::Infallible;
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,10 +12,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use http::header::{CONNECTION, HeaderValue};
-use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use pin_project_lite::pin_project;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tower::ServiceExt as _;
@@ -27,6 +29,9 @@ pub struct Shared {
     pub builder: http1::Builder,
     pub router: Router,
     pub observer: Arc<dyn Observer>,
+    /// How long a connection may wait for a request head (see the sweep in
+    /// the crate docs).
+    pub header_timeout: Duration,
     pub settle: Duration,
     /// Set when the listener closes: every response from then on says
     /// `Connection: close`. (hyper's graceful shutdown adds that only to a
@@ -35,8 +40,7 @@ pub struct Shared {
     pub closing: AtomicBool,
 }
 
-/// Counts a request as running while it is alive: from its complete head
-/// until its response is written.
+/// Counts a request as running while the router works on it.
 struct Running(Arc<ConnectionState>);
 
 impl Running {
@@ -57,39 +61,86 @@ impl Drop for Running {
 }
 
 pin_project! {
-    /// A response body that keeps its request [`Running`] until hyper has
-    /// taken its last frame (or dropped it): the wait for the next request,
-    /// which the idle sweep limits, starts only then.
-    pub struct TrackedBody {
+    /// The client's socket, noting every write that makes progress: the
+    /// wait for the next request head counts from the last response bytes
+    /// sent, so a slow reader is not cut off while its response moves, and
+    /// one that stops reading is closed like an idle connection.
+    pub struct WatchedStream {
         #[pin]
-        inner: Body,
-        running: Option<Running>,
+        stream: TcpStream,
+        state: Arc<ConnectionState>,
     }
 }
 
-impl hyper::body::Body for TrackedBody {
-    type Data = <Body as hyper::body::Body>::Data;
-    type Error = <Body as hyper::body::Body>::Error;
+impl WatchedStream {
+    fn note(state: &ConnectionState, written: &io::Result<usize>) {
+        if matches!(written, Ok(bytes) if *bytes > 0) {
+            state.mark_idle();
+        }
+    }
+}
 
-    fn poll_frame(
+impl AsyncRead for WatchedStream {
+    fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.project().stream.poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WatchedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
-        if frame.is_none() {
-            this.running.take();
+        let written = ready!(this.stream.poll_write(cx, buf));
+        Self::note(this.state, &written);
+        Poll::Ready(written)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        let written = ready!(this.stream.poll_write_vectored(cx, bufs));
+        Self::note(this.state, &written);
+        Poll::Ready(written)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().stream.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().stream.poll_shutdown(cx)
+    }
+}
+
+/// Resolves once the sweep has found the connection idle too long and it
+/// still is. The callers poll the connection first, so a head that arrived
+/// in time has been parsed and its request counts as running by then.
+async fn expiry(state: &ConnectionState, limit: Duration) {
+    loop {
+        state.expired.notified().await;
+        if state.idle_longer_than(limit) {
+            return;
         }
-        Poll::Ready(frame)
     }
+}
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
+fn report_expiry(shared: &Shared) {
+    tracing::debug!("no request head within the header timeout");
+    shared.observer.rejected(Rejection::HeadTimeout);
 }
 
 /// Serves `stream` until the client closes it, it is evicted, or the
@@ -104,9 +155,12 @@ pub async fn run(
         let state = Arc::clone(state);
         let shared = Arc::clone(shared);
         hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-            let running = Running::enter(Arc::clone(&state));
+            let state = Arc::clone(&state);
             let shared = Arc::clone(&shared);
             async move {
+                // On the first poll: hyper does not poll a pipelined
+                // request's future before the previous response is out.
+                let _running = Running::enter(state);
                 let response = shared.router.clone().oneshot(request.map(Body::new)).await;
                 let Ok(mut response) = response;
                 if shared.closing.load(Ordering::Acquire) {
@@ -114,26 +168,25 @@ pub async fn run(
                         .headers_mut()
                         .insert(CONNECTION, HeaderValue::from_static("close"));
                 }
-                Ok::<_, Infallible>(response.map(|inner| TrackedBody {
-                    inner,
-                    running: Some(running),
-                }))
+                Ok::<_, Infallible>(response)
             }
         })
+    };
+    let stream = WatchedStream {
+        stream,
+        state: Arc::clone(state),
     };
     let connection = shared
         .builder
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
+    let limit = shared.header_timeout;
     let result = tokio::select! {
+        biased;
         result = connection.as_mut() => result,
         // Dropping the connection closes the socket.
         () = state.evicted.notified() => return,
-        () = state.expired.notified() => {
-            tracing::debug!("no complete request head within the header timeout");
-            shared.observer.rejected(Rejection::HeadTimeout);
-            return;
-        }
+        () = expiry(state, limit) => return report_expiry(shared),
         _ = async { closing.wait_for(|closing| *closing).await.map(drop) } => {
             // Closing an idle keep-alive connection races with the client's
             // next request, which would get no answer. So the connection
@@ -144,6 +197,7 @@ pub async fn run(
             started.as_mut().enable();
             if state.running.load(Ordering::Acquire) == 0 {
                 tokio::select! {
+                    biased;
                     result = connection.as_mut() => {
                         report(shared, result);
                         return;
@@ -152,9 +206,14 @@ pub async fn run(
                     () = tokio::time::sleep(shared.settle) => {}
                 }
             }
-            // Ends keep-alive: closes now if idle, else after the response.
+            // Ends keep-alive: closes now if idle, else after the response;
+            // a head still trickling in is cut off by the sweep as before.
             connection.as_mut().graceful_shutdown();
-            connection.await
+            tokio::select! {
+                biased;
+                result = connection.as_mut() => result,
+                () = expiry(state, limit) => return report_expiry(shared),
+            }
         }
     };
     report(shared, result);

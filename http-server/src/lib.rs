@@ -3,13 +3,14 @@
 //!
 //! - **Header timeout.** A request's head (request line and headers) must
 //!   arrive within [`Limits::header_timeout`] of the connection becoming
-//!   idle (accepted, or its last response written), so the same limit
-//!   closes keep-alive connections left idle: slow-header ("slowloris") and
-//!   idle connections cannot pile up. A sweep every eighth of the limit
-//!   closes them, so a connection goes between 1 and 1.125 limits after
-//!   its last response. (hyper's own `header_read_timeout` is exact, but
-//!   arms a timer for every request: docs/performance.md measured what
-//!   that cost.)
+//!   idle (accepted, or the last bytes of its last response sent), so the
+//!   same limit closes keep-alive connections left idle, and those whose
+//!   client stops reading its response: slow-header ("slowloris"), idle and
+//!   stalled connections cannot pile up. A sweep of the open connections
+//!   every eighth of the limit (at most every 5 ms) closes them, so one
+//!   goes about 1 to 1.125 limits after it became idle. (hyper's own
+//!   `header_read_timeout` is exact, but arms a timer for every request:
+//!   docs/performance.md has what that cost.)
 //! - **Head size.** A head larger than [`Limits::max_head_bytes`] gets 431
 //!   (414 for a long URI) from hyper, and no more than that is buffered.
 //! - **Connection cap.** At most [`Limits::max_connections`] connections are
@@ -145,6 +146,7 @@ pub async fn serve(
         builder,
         router,
         observer,
+        header_timeout: limits.header_timeout,
         settle: SETTLE,
         closing: AtomicBool::new(false),
     });

@@ -51,7 +51,7 @@ impl ConnectionState {
     }
 
     /// Whether no request has been running for longer than `limit`.
-    fn idle_longer_than(&self, limit: Duration) -> bool {
+    pub fn idle_longer_than(&self, limit: Duration) -> bool {
         // `running` first: a request that just ended marked the time before
         // it stopped counting.
         self.is_idle() && {

@@ -13,6 +13,9 @@ use tokio::task::JoinHandle;
 
 const HEADER_TIMEOUT: Duration = Duration::from_millis(300);
 
+/// A response larger than what the socket buffers on both sides hold.
+const BIG: usize = 64 << 20;
+
 #[derive(Default)]
 struct Seen(Mutex<Vec<Rejection>>);
 
@@ -34,14 +37,17 @@ struct Server {
 async fn start(max_connections: usize, drain: Drain) -> Server {
     let slow_started = Arc::new(tokio::sync::Notify::new());
     let started = slow_started.clone();
-    let router = Router::new().route("/", get(|| async { "ok" })).route(
-        "/slow",
-        get(move || async move {
-            started.notify_one();
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            "slow"
-        }),
-    );
+    let router = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .route(
+            "/slow",
+            get(move || async move {
+                started.notify_one();
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                "slow"
+            }),
+        )
+        .route("/big", get(|| async { vec![b'x'; BIG] }));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let seen = Arc::new(Seen::default());
@@ -174,6 +180,44 @@ async fn an_idle_keep_alive_connection_is_closed() {
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_its_response_is_closed() {
+    let server = start(100, QUICK).await;
+    let mut client = TcpStream::connect(server.addr).await.expect("connect");
+    client
+        .write_all(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("write");
+    // The server's writes stall once the buffers are full; after the
+    // header timeout without progress it closes the connection, and what
+    // was sent before is all there is to read.
+    tokio::time::sleep(HEADER_TIMEOUT * 4).await;
+    let mut received = Vec::new();
+    let read =
+        tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut received)).await;
+    assert!(read.is_ok(), "still open after 10 s");
+    assert!(received.len() < BIG, "the whole response arrived");
+}
+
+#[tokio::test]
+async fn at_the_cap_a_client_that_pipelines_without_reading_makes_room() {
+    let server = start(1, QUICK).await;
+    let mut stuck = TcpStream::connect(server.addr).await.expect("connect");
+    stuck
+        .write_all(&b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n".repeat(4))
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let answer = get_ok(server.addr).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn at_the_cap_silent_connections_make_room_for_a_real_client() {
     let server = start(8, QUICK).await;
     let mut silent = Vec::new();
@@ -267,6 +311,30 @@ async fn a_silent_connection_does_not_hold_up_the_stop() {
     assert_eq!(stopped, Stopped { unfinished: 0 });
     assert!(
         started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_head_still_trickling_in_does_not_hold_up_the_stop() {
+    let drain = Drain {
+        lame_duck: Duration::ZERO,
+        grace: Duration::from_secs(10),
+    };
+    let mut server = start(100, drain).await;
+    let mut trickling = TcpStream::connect(server.addr).await.expect("connect");
+    trickling
+        .write_all(b"GET / HTTP/1.1\r\nhost")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    let _ = server.stop.take().map(|stop| stop.send(()));
+    let stopped = server.task.await.expect("serve");
+    assert_eq!(stopped, Stopped { unfinished: 0 });
+    assert!(
+        started.elapsed() < HEADER_TIMEOUT * 3,
         "{:?}",
         started.elapsed()
     );

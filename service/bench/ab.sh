@@ -14,12 +14,15 @@
 # (utime + stime, /proc/PID/stat) over the measured run divided by the requests completed.
 set -euo pipefail
 (($# == 2)) || { sed -n '6,9p' "$0" >&2; exit 2; }
-binaries=("$1" "$2")
+for binary in "$1" "$2"; do
+  [[ -x $binary && -f $binary ]] || { echo "bench: $binary is not an executable" >&2; exit 1; }
+done
+binaries=("$(realpath "$1")" "$(realpath "$2")")
 cd "$(dirname "$0")/../.."
 
 rounds=${BENCH_ROUNDS:-7}
 duration=${BENCH_DURATION:-8s}
-read -r -a flags <<<"${BENCH_FLAGS:---access-log off}"
+read -r -a flags <<<"${BENCH_FLAGS---access-log off}"
 connections=${BENCH_CONNECTIONS:-32}
 path=${BENCH_PATH:-/}
 port=${BENCH_PORT:-15000}
@@ -29,45 +32,58 @@ target=${CARGO_TARGET_DIR:-$PWD/target}
 for tool in wrk curl; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing; install it with: sudo apt-get install -y $tool" >&2; exit 1; }
 done
-for binary in "${binaries[@]}"; do
-  [[ -x $binary ]] || { echo "bench: $binary is not an executable" >&2; exit 1; }
-done
 
 cargo build --release --quiet -p service --example otlp_sink >&2
 work=$(mktemp -d)
-pids=()
+sink_pid=
+server_pid=
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in $sink_pid $server_pid; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 "$target/release/examples/otlp_sink" "127.0.0.1:$sink_port" >"$work/sink.log" 2>&1 &
-pids+=($!)
+sink_pid=$!
 
 # cpu_per_request BINARY: one round; prints the server's CPU µs per request.
 cpu_per_request() {
   OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" \
     "$1" --listen "127.0.0.1:$port" "${flags[@]}" >"$work/server.log" 2>&1 &
   local pid=$!
-  pids+=("$pid")
+  server_pid=$pid
   local deadline=$((SECONDS + 20))
   until curl -sf -o /dev/null "http://127.0.0.1:$port$path"; do
-    ((SECONDS < deadline)) || { echo "bench: $1 did not answer" >&2; cat "$work/server.log" >&2; exit 1; }
+    if ((SECONDS >= deadline)) || ! kill -0 "$pid" 2>/dev/null; then
+      echo "bench: $1 did not answer" >&2
+      cat "$work/server.log" >&2
+      exit 1
+    fi
     sleep 0.1
   done
   wrk -t1 -c"$connections" -d2s "http://127.0.0.1:$port$path" >/dev/null
   local before after requests
   before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  requests=$(wrk -t1 -c"$connections" -d"$duration" "http://127.0.0.1:$port$path" | awk '/requests in/ {print $1}')
+  wrk -t1 -c"$connections" -d"$duration" "http://127.0.0.1:$port$path" >"$work/wrk.txt"
   after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true
+  server_pid=
+  if grep -qE 'Non-2xx|Socket errors' "$work/wrk.txt"; then
+    echo "bench: $1 answered with errors:" >&2
+    cat "$work/wrk.txt" >&2
+    exit 1
+  fi
+  requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
   awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
     'BEGIN { printf "%.2f\n", ticks / hz / n * 1e6 }'
 }
 
 for round in $(seq "$rounds"); do
-  for side in 0 1; do
+  # A first in odd rounds, B first in even ones: what running first or
+  # second does cancels out.
+  order=(0 1)
+  ((round % 2)) || order=(1 0)
+  for side in "${order[@]}"; do
     cpu_per_request "${binaries[side]}" >>"$work/side-$side"
   done
   echo "bench: round $round/$rounds: A $(tail -1 "$work/side-0") µs, B $(tail -1 "$work/side-1") µs" >&2

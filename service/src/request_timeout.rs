@@ -7,9 +7,10 @@
 //! runtime and removes it again, though most are answered in that first
 //! poll. Here the timer is armed only when the request is still pending
 //! after its first poll (the deadline then counts from that poll, a few
-//! microseconds later than tower-http's). The behaviour tests hold it to
-//! tower-http's: `tests/hardening.rs` answers a trickling body and a slow
-//! handler 408, counted, traced and logged.
+//! microseconds later than tower-http's). The test at the bottom checks
+//! that both answer a quick, a slow and a stuck handler alike, at the same
+//! (paused) time; `tests/hardening.rs` that a body trickling in gets 408,
+//! counted under its route.
 
 use std::future::Future;
 use std::pin::Pin;
