@@ -5,26 +5,27 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// What the server knows about one connection while it is open.
 #[derive(Debug)]
 pub struct ConnectionState {
-    /// Requests the router is working on or whose response is being
-    /// written (more than one only for a pipelining client).
+    /// Requests the router is working on (more than one only for a
+    /// pipelining client).
     pub running: AtomicUsize,
     /// Fired when the connection is evicted to make room for a new one.
     pub evicted: Notify,
-    /// Fired when the connection is closed for being idle too long.
+    /// Fired when the sweep finds the connection idle too long.
     pub expired: Notify,
     /// Fired (to current waiters only) whenever a request starts.
     pub started: Notify,
     /// When the connection was accepted.
     opened: Instant,
-    /// When it last became idle (accepted, or a response written), in
-    /// milliseconds since `opened`.
+    /// When it was last busy (accepted, a request ended, response bytes
+    /// sent), in milliseconds since `opened`.
     idle_since_ms: AtomicU64,
 }
 
@@ -44,7 +45,8 @@ impl ConnectionState {
         self.running.load(Ordering::Acquire) == 0
     }
 
-    /// A response was written: the wait for the next request starts now.
+    /// The connection was busy until now: the wait for the next request
+    /// head starts over.
     pub fn mark_idle(&self) {
         let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.idle_since_ms.store(now, Ordering::Release);
@@ -129,19 +131,20 @@ impl Registry {
     }
 
     /// Tells every connection that has had no request running for longer
-    /// than `limit` to close, and forgets it; returns how many.
+    /// than `limit` to close; returns how many were told. Each stays
+    /// registered: its task looks again before it closes (a request may
+    /// have started meanwhile) and leaves the registry on its way out.
     pub fn expire_idle(&self, limit: Duration) -> usize {
-        let mut inner = self.lock();
-        let before = inner.open.len();
-        inner.open.retain(|_, connection| {
-            let expired = connection.idle_longer_than(limit);
-            if expired {
+        let inner = self.lock();
+        let mut told = 0;
+        for connection in inner.open.values() {
+            if connection.idle_longer_than(limit) {
                 // notify_one keeps the wake-up if the task is not waiting yet.
                 connection.expired.notify_one();
+                told += 1;
             }
-            !expired
-        });
-        before - inner.open.len()
+        }
+        told
     }
 
     /// Requests running on all open connections.
@@ -198,9 +201,10 @@ mod tests {
         busy.state.running.store(1, Ordering::Release);
         assert_eq!(registry.expire_idle(Duration::from_secs(3600)), 0);
         assert_eq!(registry.expire_idle(Duration::ZERO), 1, "only the idle one");
+        // Told, not forgotten: its task leaves the registry when it closes.
         assert_eq!(
             registry.lock().open.keys().copied().collect::<Vec<_>>(),
-            [busy.id]
+            [busy.id, idle.id]
         );
         let woken = idle.state.expired.notified();
         tokio::pin!(woken);
