@@ -123,8 +123,11 @@ fn otlp() -> (f64, f64) {
         black_box(ExportTraceServiceRequest { resource_spans }.encode_to_vec());
     });
     let kept = time_calls(batches, || {
-        let spans = batch.clone();
-        black_box(encode::export_request(&resource, &spans));
+        let mut encoded = encode::Batch::default();
+        for span in batch.clone() {
+            encoded.push(&span.instrumentation_scope, &encode::span(&span));
+        }
+        black_box(encoded.request(&resource));
     });
     (per_span(plain), per_span(kept))
 }

@@ -43,8 +43,8 @@
 //! unmatched path) with semantic-convention attributes, child spans for store
 //! access and CPU burns. A valid incoming `traceparent` is joined; an invalid
 //! one is ignored. The response carries the server span's `traceparent`.
-//! Exports are batched off the request path; see [`traces`] and
-//! [`export`]. Spans a full export queue drops are counted on `/metrics` and
+//! Each span is encoded where it ends and exported in batches by a thread
+//! of its own; see [`traces`] and [`span_processor`]. Spans a full export queue drops are counted on `/metrics` and
 //! logged at a limited rate ([`span_queue`]).
 //!
 //! # Access log
@@ -81,6 +81,8 @@ pub mod otlp;
 
 pub mod export;
 pub mod span_queue;
+
+pub mod span_processor;
 
 pub mod traces;
 

@@ -2,16 +2,9 @@
 //! export, how many were exported, and how many were dropped because the
 //! queue was full.
 //!
-//! The SDK's `BatchSpanProcessor` drops a span when its queue is full, and
-//! says so only once (and with a total at shutdown); its own drop counter is
-//! recorded into the global meter provider, which this service does not
-//! install (its metrics have their own provider and registry). So
-//! [`QueuedProcessor`], in front of the batch processor, counts the queued
-//! spans itself, bounded by the same capacity: it hands a span on only when
-//! it could reserve a slot, and [`QueuedExporter`], behind the batch
-//! processor, frees the slots when a batch reaches the exporter. The batch
-//! processor's own queue never holds more spans than are counted here, so it
-//! never drops: every drop happens, and is counted, here. Neither side
+//! The span processor ([`crate::span_processor`]) takes a span only when
+//! it could reserve a slot here, and frees the slots when a batch leaves
+//! for the exporter; every drop happens, and is counted, here. Nothing
 //! blocks: a full queue costs a request one failed atomic update.
 //!
 //! On `/metrics`, with the names of the OpenTelemetry semantic conventions
@@ -31,11 +24,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use opentelemetry::KeyValue;
 use opentelemetry::metrics::Meter;
-use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
 use crate::log_limit::LogLimit;
 
@@ -74,8 +64,13 @@ impl SpanQueue {
         }
     }
 
+    /// Most spans the queue holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Takes a slot, or counts a drop when the queue is full.
-    fn reserve(&self) -> bool {
+    pub fn reserve(&self) -> bool {
         let reserved = self
             .queued
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
@@ -90,7 +85,7 @@ impl SpanQueue {
     }
 
     /// `spans` left the queue for the exporter.
-    fn handed_on(&self, spans: usize) {
+    pub fn handed_on(&self, spans: usize) {
         self.queued.fetch_sub(spans, Ordering::AcqRel);
         self.exported.fetch_add(spans as u64, Ordering::Relaxed);
     }
@@ -191,146 +186,9 @@ impl SpanQueue {
     }
 }
 
-/// A span processor that hands a span to `P` only if the queue has room.
-#[derive(Debug)]
-pub struct QueuedProcessor<P> {
-    inner: P,
-    queue: Arc<SpanQueue>,
-}
-
-impl<P> QueuedProcessor<P> {
-    /// `inner` must queue at most `queue`'s capacity and export through a
-    /// [`QueuedExporter`] of the same `queue`.
-    pub fn new(inner: P, queue: Arc<SpanQueue>) -> Self {
-        Self { inner, queue }
-    }
-}
-
-impl<P: SpanProcessor> SpanProcessor for QueuedProcessor<P> {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
-        self.inner.on_start(span, cx);
-    }
-
-    fn on_end(&self, span: SpanData) {
-        if self.queue.reserve() {
-            self.inner.on_end(span);
-        }
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
-}
-
-/// A span exporter that frees the queue slots of each batch it receives.
-#[derive(Debug)]
-pub struct QueuedExporter<E> {
-    inner: E,
-    queue: Arc<SpanQueue>,
-}
-
-impl<E> QueuedExporter<E> {
-    /// Wraps `inner`; `queue` is the one the [`QueuedProcessor`] fills.
-    pub fn new(inner: E, queue: Arc<SpanQueue>) -> Self {
-        Self { inner, queue }
-    }
-}
-
-impl<E: SpanExporter> SpanExporter for QueuedExporter<E> {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.queue.handed_on(batch.len());
-        self.inner.export(batch).await
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
-    use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
-    use std::sync::{Condvar, Mutex};
-
-    /// An exporter that holds every export until the gate opens.
-    #[derive(Debug, Clone, Default)]
-    struct GatedExporter {
-        gate: Arc<(Mutex<bool>, Condvar)>,
-        received: Arc<AtomicU64>,
-    }
-
-    impl GatedExporter {
-        fn open(&self) {
-            let (lock, opened) = &*self.gate;
-            *lock.lock().expect("gate") = true;
-            opened.notify_all();
-        }
-    }
-
-    impl SpanExporter for GatedExporter {
-        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-            let (lock, opened) = &*self.gate;
-            let mut open = lock.lock().expect("gate");
-            while !*open {
-                open = opened.wait(open).expect("gate");
-            }
-            self.received
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn every_span_is_either_exported_or_counted_as_dropped() {
-        const SPANS: u64 = 200;
-        let queue = Arc::new(SpanQueue::new(8));
-        let exporter = GatedExporter::default();
-        let batches =
-            BatchSpanProcessor::builder(QueuedExporter::new(exporter.clone(), Arc::clone(&queue)))
-                .with_batch_config(
-                    BatchConfigBuilder::default()
-                        .with_max_queue_size(8)
-                        .with_max_export_batch_size(4)
-                        .with_scheduled_delay(Duration::from_secs(3600))
-                        .build(),
-                )
-                .build();
-        let provider = SdkTracerProvider::builder()
-            .with_span_processor(QueuedProcessor::new(batches, Arc::clone(&queue)))
-            .build();
-        let tracer = provider.tracer("test");
-        for _ in 0..SPANS {
-            drop(tracer.start("span"));
-        }
-        // At most the queue plus the one batch held at the gate got through.
-        assert!(queue.dropped() >= SPANS - 12, "dropped {}", queue.dropped());
-        exporter.open();
-        provider.force_flush().expect("flush");
-        let received = exporter.received.load(Ordering::Relaxed);
-        assert_eq!(received, queue.exported(), "the SDK dropped spans itself");
-        assert_eq!(received + queue.dropped(), SPANS);
-        assert_eq!(queue.queued.load(Ordering::Relaxed), 0);
-        provider.shutdown().expect("shutdown");
-    }
-
     #[test]
     fn reports_are_rate_limited_and_carry_the_count_since_the_last() {
         let queue = SpanQueue::new(1);

@@ -6,7 +6,7 @@
 //!   When the thread falls behind, new lines are dropped and counted
 //!   (`service_log_lines_dropped_total`).
 //!   Noisy internals of the OTLP export path (hyper, h2, tonic, tower) are
-//!   muted: [`crate::export::ReportingExporter`] reports export trouble
+//!   muted: [`crate::export::ExportLog`] reports export trouble
 //!   itself, at a limited rate, and [`crate::span_queue`] counts and
 //!   reports the spans a full export queue drops.
 //! * The OpenTelemetry layer turns this crate's `tracing` spans (store
@@ -28,7 +28,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing::Level;
-use tracing_subscriber::filter::{EnvFilter, FilterExt as _, Targets, filter_fn};
+use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer as _, fmt};
@@ -139,11 +139,7 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
         log_writer::CAPACITY,
         log_writer::FLUSH_EVERY,
     );
-    let filter = log_filter(&config.log_filter)?
-        // Reported by ReportingExporter at a limited rate instead.
-        .and(filter_fn(|metadata| {
-            metadata.name() != "BatchSpanProcessor.ExportError"
-        }));
+    let filter = log_filter(&config.log_filter)?;
 
     // Logging first, so a failing exporter build below is reported.
     let traces = {

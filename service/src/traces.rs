@@ -1,5 +1,6 @@
-//! The span pipeline: sampler, OTLP exporter, the counted span queue in
-//! front of the SDK's batch processor, and the tracer provider.
+//! The span pipeline: sampler, the counted span queue, the processor that
+//! encodes and batches the spans, the OTLP exporter, and the tracer
+//! provider.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,14 +8,13 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
-};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 
 use crate::config::{SamplerKind, ServeConfig, TelemetryMode, TracesExporter};
-use crate::export::ReportingExporter;
+use crate::export::ExportLog;
 use crate::otlp::GrpcSpanExporter;
-use crate::span_queue::{QueuedExporter, QueuedProcessor, SpanQueue};
+use crate::span_processor::{BatchConfig, EncodingProcessor};
+use crate::span_queue::SpanQueue;
 
 /// Longest wait for the receiver's answer to one export.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,24 +72,20 @@ pub fn tracer_provider(config: &ServeConfig) -> Option<(SdkTracerProvider, Arc<S
             return None;
         }
     };
-    let capacity = config.span_queue_size.max(1);
-    let queue = Arc::new(SpanQueue::new(capacity));
-    let exporter = QueuedExporter::new(
-        ReportingExporter::new(exporter, config.otlp_endpoint.clone()),
+    let queue = Arc::new(SpanQueue::new(config.span_queue_size.max(1)));
+    let processor = EncodingProcessor::new(
+        exporter,
+        ExportLog::new(config.otlp_endpoint.clone()),
         Arc::clone(&queue),
+        BatchConfig {
+            batch_size: config.span_batch_size,
+            delay: config.span_schedule_delay,
+        },
+        tokio::runtime::Handle::current(),
     );
-    let batches = BatchSpanProcessor::builder(exporter)
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_max_queue_size(capacity)
-                .with_max_export_batch_size(config.span_batch_size)
-                .with_scheduled_delay(config.span_schedule_delay)
-                .build(),
-        )
-        .build();
     Arc::clone(&queue).spawn_reporter();
     let provider = SdkTracerProvider::builder()
-        .with_span_processor(QueuedProcessor::new(batches, Arc::clone(&queue)))
+        .with_span_processor(processor)
         .with_sampler(sampler(config))
         .with_resource(resource(config))
         .build();

@@ -29,51 +29,73 @@ const FIXED32: u32 = 5;
 const CONTEXT_HAS_IS_REMOTE: u32 = 0x100;
 const CONTEXT_IS_REMOTE: u32 = 0x200;
 
-/// Encodes `spans` of a service described by `resource` as one
-/// `ExportTraceServiceRequest`, spans grouped by instrumentation scope.
-pub fn export_request(resource: &Resource, spans: &[SpanData]) -> Vec<u8> {
-    let mut scopes: Vec<(&InstrumentationScope, Vec<&SpanData>)> = Vec::new();
-    for span in spans {
-        match scopes
-            .iter_mut()
-            .find(|(scope, _)| **scope == span.instrumentation_scope)
-        {
-            Some((_, group)) => group.push(span),
-            None => {
-                let mut group = Vec::with_capacity(spans.len());
-                group.push(span);
-                scopes.push((&span.instrumentation_scope, group));
-            }
-        }
-    }
-    let mut out = Writer(Vec::with_capacity(512 * spans.len() + 1024));
-    // ExportTraceServiceRequest.resource_spans
-    out.message(1, |out| {
-        // ResourceSpans.resource
-        out.message(1, |out| {
-            for (key, value) in resource.iter() {
-                out.key_value(1, key.as_str(), value);
-            }
-        });
-        for (scope, spans) in &scopes {
-            // ResourceSpans.scope_spans
-            out.message(2, |out| {
-                out.message(1, |out| {
-                    out.string(1, scope.name());
-                    out.string(2, scope.version().unwrap_or_default());
-                    for attribute in scope.attributes() {
-                        out.attribute(3, attribute);
-                    }
-                });
-                for span in spans {
-                    out.message(2, |out| out.span(span));
-                }
-                out.string(3, scope.schema_url().unwrap_or_default());
-            });
-        }
-        out.string(3, resource.schema_url().unwrap_or_default());
-    });
+/// Writes `span` as one entry of `ScopeSpans.spans`: what [`Batch::push`]
+/// takes.
+pub fn span(span: &SpanData) -> Vec<u8> {
+    let mut out = Writer(Vec::with_capacity(512));
+    out.message(2, |out| out.span(span));
     out.0
+}
+
+/// Encoded spans grouped by instrumentation scope: the body of one export
+/// request.
+#[derive(Debug, Default)]
+pub struct Batch {
+    scopes: Vec<(InstrumentationScope, Vec<u8>)>,
+    spans: usize,
+}
+
+impl Batch {
+    /// Adds a span of `scope` written by [`span`].
+    pub fn push(&mut self, scope: &InstrumentationScope, span: &[u8]) {
+        match self.scopes.iter_mut().find(|(known, _)| known == scope) {
+            Some((_, spans)) => spans.extend_from_slice(span),
+            None => self.scopes.push((scope.clone(), span.to_vec())),
+        }
+        self.spans += 1;
+    }
+
+    /// How many spans the batch holds.
+    pub fn len(&self) -> usize {
+        self.spans
+    }
+
+    /// Whether the batch holds no span.
+    pub fn is_empty(&self) -> bool {
+        self.spans == 0
+    }
+
+    /// The `ExportTraceServiceRequest` of this batch from a service
+    /// described by `resource`.
+    pub fn request(&self, resource: &Resource) -> Vec<u8> {
+        let bytes: usize = self.scopes.iter().map(|(_, spans)| spans.len()).sum();
+        let mut out = Writer(Vec::with_capacity(bytes + 1024));
+        // ExportTraceServiceRequest.resource_spans
+        out.message(1, |out| {
+            // ResourceSpans.resource
+            out.message(1, |out| {
+                for (key, value) in resource.iter() {
+                    out.key_value(1, key.as_str(), value);
+                }
+            });
+            for (scope, spans) in &self.scopes {
+                // ResourceSpans.scope_spans
+                out.message(2, |out| {
+                    out.message(1, |out| {
+                        out.string(1, scope.name());
+                        out.string(2, scope.version().unwrap_or_default());
+                        for attribute in scope.attributes() {
+                            out.attribute(3, attribute);
+                        }
+                    });
+                    out.0.extend_from_slice(spans);
+                    out.string(3, scope.schema_url().unwrap_or_default());
+                });
+            }
+            out.string(3, resource.schema_url().unwrap_or_default());
+        });
+        out.0
+    }
 }
 
 struct Writer(Vec<u8>);
@@ -377,7 +399,11 @@ mod tests {
             unrooted,
         ];
 
-        let bytes = export_request(&resource, &spans);
+        let mut batch = Batch::default();
+        for span in &spans {
+            batch.push(&span.instrumentation_scope, &super::span(span));
+        }
+        let bytes = batch.request(&resource);
         let plain = ExportTraceServiceRequest {
             resource_spans: group_spans_by_resource_and_scope(
                 spans,

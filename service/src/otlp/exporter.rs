@@ -1,6 +1,6 @@
 //! Sends span batches to an OTLP/gRPC receiver (`TraceService/Export`).
 //!
-//! The batch is encoded once ([`super::encode`]) and the bytes go through
+//! The batch arrives encoded ([`super::encode`]) and the bytes go through
 //! tonic's gRPC client as they are, with a codec that copies them into the
 //! request. Like `opentelemetry-otlp`, a failed export is retried (up to
 //! [`RETRIES`] times, with backoff) when the receiver says it is busy or
@@ -11,9 +11,6 @@ use std::time::Duration;
 
 use bytes::{Buf as _, BufMut as _, Bytes};
 use http::uri::PathAndQuery;
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
@@ -29,7 +26,6 @@ const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Expor
 #[derive(Debug)]
 pub struct GrpcSpanExporter {
     channel: Channel,
-    resource: Resource,
 }
 
 impl GrpcSpanExporter {
@@ -41,10 +37,7 @@ impl GrpcSpanExporter {
             .connect_timeout(timeout)
             .timeout(timeout)
             .connect_lazy();
-        Ok(Self {
-            channel,
-            resource: Resource::builder_empty().build(),
-        })
+        Ok(Self { channel })
     }
 
     async fn send(&self, request: Bytes) -> Result<(), Status> {
@@ -64,10 +57,12 @@ impl GrpcSpanExporter {
     }
 }
 
-impl SpanExporter for GrpcSpanExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let request = Bytes::from(super::encode::export_request(&self.resource, &batch));
-        drop(batch);
+impl GrpcSpanExporter {
+    /// Sends one encoded `ExportTraceServiceRequest`, retrying while the
+    /// receiver is busy or unreachable; the error describes the last
+    /// failure. Blocks the calling thread during the backoff: call it from
+    /// the export thread, not from an async worker.
+    pub async fn export(&self, request: Bytes) -> Result<(), String> {
         let mut backoff = FIRST_BACKOFF;
         let mut retries = 0;
         loop {
@@ -75,18 +70,12 @@ impl SpanExporter for GrpcSpanExporter {
                 Ok(()) => return Ok(()),
                 Err(status) if retries < RETRIES && retryable(status.code()) => {
                     retries += 1;
-                    // This runs on the batch processor's own thread, not on
-                    // the runtime: blocking it is what waiting means here.
                     std::thread::sleep(backoff);
                     backoff *= 2;
                 }
-                Err(status) => return Err(OTelSdkError::InternalFailure(describe(&status))),
+                Err(status) => return Err(describe(&status)),
             }
         }
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.resource = resource.clone();
     }
 }
 
