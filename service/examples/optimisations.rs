@@ -123,7 +123,7 @@ fn otlp() -> (f64, f64) {
         black_box(ExportTraceServiceRequest { resource_spans }.encode_to_vec());
     });
     let kept = time_calls(batches, || {
-        let mut encoded = encode::Batch::default();
+        let mut encoded = service::otlp::Batch::default();
         for span in batch.clone() {
             encoded.push(&span.instrumentation_scope, &encode::span(&span));
         }

@@ -27,8 +27,8 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use tokio::runtime::Handle;
 
 use crate::export::ExportLog;
-use crate::otlp::GrpcSpanExporter;
-use crate::otlp::encode::{self, Batch};
+use crate::otlp::encode;
+use crate::otlp::{Batch, GrpcSpanExporter};
 use crate::span_queue::SpanQueue;
 
 /// Longest wait of [`SpanProcessor::force_flush`].

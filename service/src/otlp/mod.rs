@@ -1,7 +1,11 @@
-//! The OTLP/gRPC span exporter: [`encode`] writes each batch as protobuf
-//! bytes, [`exporter`] sends them to the collector.
+//! The OTLP/gRPC span exporter: [`encode`] writes each span as protobuf
+//! bytes, [`batch`] gathers them into a request, [`exporter`] sends it to
+//! the collector.
 
 pub mod encode;
+
+pub mod batch;
 pub mod exporter;
 
+pub use batch::Batch;
 pub use exporter::GrpcSpanExporter;
