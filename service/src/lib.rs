@@ -44,8 +44,9 @@
 //! access and CPU burns. A valid incoming `traceparent` is joined; an invalid
 //! one is ignored. The response carries the server span's `traceparent`.
 //! Each span is encoded where it ends and exported in batches by a thread
-//! of its own; see [`traces`] and [`span_processor`]. Spans a full export queue drops are counted on `/metrics` and
-//! logged at a limited rate ([`span_queue`]).
+//! of its own; see [`traces`] and [`span_processor`]. Spans a full export
+//! queue drops are counted on `/metrics` and logged at a limited rate
+//! ([`span_queue`]).
 //!
 //! # Access log
 //!

@@ -90,6 +90,22 @@ impl SpanQueue {
         self.exported.fetch_add(spans as u64, Ordering::Relaxed);
     }
 
+    /// `spans` that had a slot are dropped after all: the export thread
+    /// has ended.
+    pub fn discard(&self, spans: usize) {
+        if spans == 0 {
+            return;
+        }
+        self.queued.fetch_sub(spans, Ordering::AcqRel);
+        self.dropped.fetch_add(spans as u64, Ordering::Relaxed);
+        self.unreported.fetch_add(spans as u64, Ordering::Relaxed);
+    }
+
+    /// Spans waiting for export.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
     /// Spans dropped so far.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
@@ -172,8 +188,8 @@ impl SpanQueue {
             .with_unit("{span}")
             .with_description("Spans waiting in the export queue.")
             .with_callback(move |observer| {
-                let queued = queue.queued.load(Ordering::Relaxed);
-                observer.observe(i64::try_from(queued).unwrap_or(i64::MAX), &component());
+                let queued = i64::try_from(queue.queued()).unwrap_or(i64::MAX);
+                observer.observe(queued, &component());
             })
             .build();
         let capacity = i64::try_from(self.capacity).unwrap_or(i64::MAX);

@@ -295,12 +295,6 @@ async fn collector_unreachable_requests_succeed_and_shutdown_is_bounded() {
         (1..=2).contains(&reports),
         "{reports} export failure lines: {output:#?}"
     );
-    assert!(
-        !output
-            .iter()
-            .any(|line| line.contains("BatchSpanProcessor.ExportError")),
-        "per-batch export errors must be muted"
-    );
 }
 
 /// Waits until `count` GET requests are in flight: the gauge shows them

@@ -33,7 +33,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Parses a duration whose bare number means milliseconds (the unit of the
-/// `OTEL_BSP_*` delays), else like [`parse_duration`]; zero is refused.
+/// `OTEL_BSP_*` delays), else like [`parse_duration`]; zero and more than
+/// an hour are refused.
 pub fn parse_millis(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
     let parsed = match trimmed.parse::<f64>() {
@@ -42,9 +43,9 @@ pub fn parse_millis(text: &str) -> Result<Duration, String> {
     };
     parsed
         .ok()
-        .filter(|delay| !delay.is_zero())
+        .filter(|delay| !delay.is_zero() && *delay <= MAX_DURATION)
         .ok_or_else(|| {
-            format!("expected milliseconds like 500, or a duration like 500ms or 2s (not zero), got {text:?}")
+            format!("expected milliseconds like 500, or a duration like 500ms or 2s (not zero, at most 1h), got {text:?}")
         })
 }
 
@@ -156,7 +157,8 @@ mod tests {
         assert_eq!(parse_millis("0.5"), Ok(Duration::from_micros(500)));
         assert_eq!(parse_millis("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_millis("2s"), Ok(Duration::from_secs(2)));
-        for bad in ["0", "soon", "-5", "5h"] {
+        assert_eq!(parse_millis("3600000"), Ok(MAX_DURATION));
+        for bad in ["0", "soon", "-5", "5h", "3600001", "1e22"] {
             let error = parse_millis(bad).expect_err(bad);
             assert!(error.contains("milliseconds like 500"), "{error}");
         }

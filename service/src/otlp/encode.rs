@@ -352,7 +352,10 @@ mod tests {
     fn the_bytes_decode_to_what_the_plain_conversion_builds() {
         let resource = Resource::builder_empty()
             .with_service_name("service")
-            .with_attribute(KeyValue::new("service.version", "0.1.0"))
+            .with_schema_url(
+                [KeyValue::new("service.version", "0.1.0")],
+                "https://opentelemetry.io/schemas/1.26.0",
+            )
             .build();
         let service = InstrumentationScope::builder("service")
             .with_version("1.2")
@@ -364,11 +367,24 @@ mod tests {
         let mut unrooted = span("items.get", &service, Status::Unset);
         unrooted.parent_span_id = SpanId::INVALID;
         unrooted.parent_span_is_remote = false;
-        let spans = vec![
+        let mut spans = vec![
             span("GET /api/items/{id}", &service, Status::error("boom")),
             span("other", &other, Status::Ok),
             unrooted,
         ];
+        // Enough spans for lengths of three bytes (over 16 KiB).
+        spans.extend((0..100).map(|_| span("many", &service, Status::Unset)));
+        let mut odd = span("odd values", &other, Status::Unset);
+        odd.attributes.extend([
+            KeyValue::new("empty", ""),
+            KeyValue::new("no", false),
+            KeyValue::new("zero", 0),
+            KeyValue::new("flags", Value::Array(Array::Bool(vec![true, false]))),
+            KeyValue::new("ratios", Value::Array(Array::F64(vec![0.5, 0.0]))),
+        ]);
+        odd.events.dropped_count = 2;
+        odd.links.dropped_count = 1;
+        spans.push(odd);
 
         let mut batch = crate::otlp::Batch::default();
         for span in &spans {
@@ -381,6 +397,7 @@ mod tests {
                 &ResourceAttributesWithSchema::from(&resource),
             ),
         };
+        assert!(bytes.len() > 16 * 1024);
         let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).expect("valid protobuf");
         assert_eq!(decoded, plain);
         assert!(bytes == plain.encode_to_vec(), "not the bytes prost writes");

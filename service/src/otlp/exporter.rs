@@ -40,6 +40,25 @@ impl GrpcSpanExporter {
         Ok(Self { channel })
     }
 
+    /// Sends one encoded `ExportTraceServiceRequest`, retrying while the
+    /// receiver is busy or unreachable; the error describes the last
+    /// failure.
+    pub async fn export(&self, request: Bytes) -> Result<(), String> {
+        let mut backoff = FIRST_BACKOFF;
+        let mut retries = 0;
+        loop {
+            match self.send(request.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(status) if retries < RETRIES && retryable(status.code()) => {
+                    retries += 1;
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                Err(status) => return Err(describe(&status)),
+            }
+        }
+    }
+
     async fn send(&self, request: Bytes) -> Result<(), Status> {
         let mut client = tonic::client::Grpc::new(self.channel.clone());
         client
@@ -54,28 +73,6 @@ impl GrpcSpanExporter {
             )
             .await
             .map(drop)
-    }
-}
-
-impl GrpcSpanExporter {
-    /// Sends one encoded `ExportTraceServiceRequest`, retrying while the
-    /// receiver is busy or unreachable; the error describes the last
-    /// failure. Blocks the calling thread during the backoff: call it from
-    /// the export thread, not from an async worker.
-    pub async fn export(&self, request: Bytes) -> Result<(), String> {
-        let mut backoff = FIRST_BACKOFF;
-        let mut retries = 0;
-        loop {
-            match self.send(request.clone()).await {
-                Ok(()) => return Ok(()),
-                Err(status) if retries < RETRIES && retryable(status.code()) => {
-                    retries += 1;
-                    std::thread::sleep(backoff);
-                    backoff *= 2;
-                }
-                Err(status) => return Err(describe(&status)),
-            }
-        }
     }
 }
 
