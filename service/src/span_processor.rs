@@ -66,7 +66,7 @@ impl EncodingProcessor {
     ) -> Self {
         let shared = Arc::new(Shared::new(Arc::clone(&queue), config.batch_size));
         let export = move |batch: &Batch, resource: &Resource| {
-            let result = runtime.block_on(exporter.export(batch.request(resource).into()));
+            let result = exporter.export(&runtime, batch.request(resource).into());
             match &result {
                 Ok(()) => log.on_success(),
                 Err(error) => log.on_failure(error, batch.len()),

@@ -98,6 +98,13 @@ async fn a_full_span_queue_is_counted_on_metrics_and_logged() {
     service.signal(libc::SIGTERM);
     let (status, _) = service.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "exit status {status}");
+    // The flush gave up on the slow collector: the export thread, still
+    // waiting, must not panic as the runtime shuts down.
+    let errors = service.stderr();
+    assert!(
+        !errors.iter().any(|line| line.contains("panicked")),
+        "{errors:#?}"
+    );
     let lines: Vec<String> = service
         .output()
         .into_iter()

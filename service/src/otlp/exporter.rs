@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bytes::{Buf as _, BufMut as _, Bytes};
 use http::uri::PathAndQuery;
+use tokio::runtime::Handle;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
@@ -42,16 +43,19 @@ impl GrpcSpanExporter {
 
     /// Sends one encoded `ExportTraceServiceRequest`, retrying while the
     /// receiver is busy or unreachable; the error describes the last
-    /// failure.
-    pub async fn export(&self, request: Bytes) -> Result<(), String> {
+    /// failure. Blocks the calling thread (the span processor's export
+    /// thread), backoff included; the connection runs on `runtime`.
+    pub fn export(&self, runtime: &Handle, request: Bytes) -> Result<(), String> {
         let mut backoff = FIRST_BACKOFF;
         let mut retries = 0;
         loop {
-            match self.send(request.clone()).await {
+            match runtime.block_on(self.send(request.clone())) {
                 Ok(()) => return Ok(()),
                 Err(status) if retries < RETRIES && retryable(status.code()) => {
                     retries += 1;
-                    tokio::time::sleep(backoff).await;
+                    // Not a tokio timer: at exit the runtime may be shutting
+                    // down, and polling one then panics.
+                    std::thread::sleep(backoff);
                     backoff *= 2;
                 }
                 Err(status) => return Err(describe(&status)),

@@ -259,6 +259,10 @@ pub struct ServiceProcess {
     pub addr: SocketAddr,
     /// Every stdout line so far (filled by a reader thread).
     pub lines: Arc<Mutex<Vec<String>>>,
+    /// Every stderr line (panics land there), also echoed, and the thread
+    /// that reads them.
+    errors: Arc<Mutex<Vec<String>>>,
+    error_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// `service ARGS` with `envs`, listening on a free loopback port unless
@@ -331,9 +335,18 @@ impl ServiceProcess {
     }
 
     fn start_command(mut command: Command) -> Self {
-        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn the service binary");
         let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let error_sink = errors.clone();
+        let error_reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                error_sink.lock().expect("errors lock").push(line);
+            }
+        });
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (found_tx, found_rx) = mpsc::channel();
         let sink = lines.clone();
@@ -359,6 +372,8 @@ impl ServiceProcess {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             lines,
+            errors,
+            error_reader: Some(error_reader),
         };
         match found_rx.recv_timeout(Duration::from_secs(20)) {
             Ok(addr) => process.addr = addr,
@@ -401,6 +416,15 @@ impl ServiceProcess {
 
     pub fn output(&self) -> Vec<String> {
         self.lines.lock().expect("lines lock").clone()
+    }
+
+    /// Every stderr line of a service that has exited ([`Self::wait_exit`]).
+    pub fn stderr(&mut self) -> Vec<String> {
+        if let Some(reader) = self.error_reader.take() {
+            // The pipe closed with the process: the reader is at its end.
+            reader.join().expect("stderr reader");
+        }
+        self.errors.lock().expect("errors lock").clone()
     }
 
     /// A line of `/proc/PID/status` in KiB, e.g. `VmRSS` or `VmHWM` (peak).
