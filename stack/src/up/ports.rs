@@ -283,22 +283,6 @@ mod tests {
     }
 
     #[test]
-    fn chosen_ports_stay_reserved_until_released() {
-        let (ports, mut reserved) = Ports::choose(
-            &args(&["--service-port", "0"]),
-            &[Role::Service(Replica::FIRST)],
-        )
-        .expect("choose");
-        let addr = ports
-            .addr(Role::Service(Replica::FIRST))
-            .expect("service port");
-        let taken = TcpListener::bind(addr).expect_err("still reserved");
-        assert_eq!(taken.kind(), ErrorKind::AddrInUse);
-        reserved.release(&[Role::Service(Replica::FIRST)]);
-        TcpListener::bind(addr).expect("free once released");
-    }
-
-    #[test]
     fn a_taken_port_is_reported_as_in_use() {
         let holder = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = holder.local_addr().expect("addr").port().to_string();
