@@ -89,9 +89,8 @@ impl Shared {
         {
             state.batches.push_back(Batch::default());
         }
-        let Some(batch) = state.batches.back_mut() else {
-            return;
-        };
+        let last = state.batches.len() - 1;
+        let batch = &mut state.batches[last];
         batch.push(scope, span);
         let full = batch.len() == self.batch_size;
         drop(state);
