@@ -237,12 +237,13 @@ mod tests {
 
     const HOUR: Duration = Duration::from_secs(3600);
 
+    fn batches_of(batch_size: usize, delay: Duration) -> BatchConfig {
+        BatchConfig { batch_size, delay }
+    }
+
     #[test]
     fn full_batches_leave_at_once_and_a_flush_sends_the_rest() {
-        let config = BatchConfig {
-            batch_size: 4,
-            delay: HOUR,
-        };
+        let config = batches_of(4, HOUR);
         let pipeline = Pipeline::new(Duration::ZERO, 64, config);
         pipeline.end_spans(10);
         pipeline.wait_for_spans(8);
@@ -265,10 +266,7 @@ mod tests {
 
     #[test]
     fn shutdown_sends_the_batch_still_filling() {
-        let config = BatchConfig {
-            batch_size: 4,
-            delay: HOUR,
-        };
+        let config = batches_of(4, HOUR);
         let pipeline = Pipeline::new(Duration::ZERO, 64, config);
         pipeline.end_spans(3);
         pipeline.provider.shutdown().expect("shutdown");
@@ -278,10 +276,7 @@ mod tests {
 
     #[test]
     fn a_flush_fails_when_spans_could_not_be_exported() {
-        let config = BatchConfig {
-            batch_size: 100,
-            delay: HOUR,
-        };
+        let config = batches_of(100, HOUR);
         // A port nothing listens on: every attempt is refused.
         let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let endpoint = format!("http://{}", closed.local_addr().expect("address"));
@@ -297,10 +292,7 @@ mod tests {
 
     #[test]
     fn a_batch_that_does_not_fill_leaves_after_the_delay() {
-        let config = BatchConfig {
-            batch_size: 100,
-            delay: Duration::from_millis(100),
-        };
+        let config = batches_of(100, Duration::from_millis(100));
         let pipeline = Pipeline::new(Duration::ZERO, 1000, config);
         pipeline.end_spans(3);
         pipeline.wait_for_spans(3);
@@ -311,10 +303,7 @@ mod tests {
     #[test]
     fn every_span_is_exported_or_counted_as_dropped_and_shutdown_sends_the_queue() {
         const SPANS: u64 = 200;
-        let config = BatchConfig {
-            batch_size: 4,
-            delay: HOUR,
-        };
+        let config = batches_of(4, HOUR);
         // The receiver takes 1 s per export: the queue of 8 fills up.
         let pipeline = Pipeline::new(Duration::from_secs(1), 8, config);
         pipeline.end_spans(SPANS as usize);

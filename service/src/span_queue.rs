@@ -2,10 +2,10 @@
 //! export, how many were exported, and how many were dropped because the
 //! queue was full.
 //!
-//! The span processor ([`crate::span_processor`]) takes a span only when
-//! it could reserve a slot here, and frees the slots when a batch leaves
-//! for the exporter; every drop happens, and is counted, here. Nothing
-//! blocks: a full queue costs a request one failed atomic update.
+//! The span processor takes a span only when it could reserve a slot here,
+//! and frees the slots when a batch leaves for the exporter; every drop
+//! happens, and is counted, here. Nothing blocks: a full queue costs a
+//! request one failed atomic update.
 //!
 //! On `/metrics`, with the names of the OpenTelemetry semantic conventions
 //! for SDK self-monitoring (`otel.sdk.processor.span.*`):
@@ -78,8 +78,7 @@ impl SpanQueue {
             })
             .is_ok();
         if !reserved {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            self.unreported.fetch_add(1, Ordering::Relaxed);
+            self.count_drops(1);
         }
         reserved
     }
@@ -97,8 +96,12 @@ impl SpanQueue {
             return;
         }
         self.queued.fetch_sub(spans, Ordering::AcqRel);
-        self.dropped.fetch_add(spans as u64, Ordering::Relaxed);
-        self.unreported.fetch_add(spans as u64, Ordering::Relaxed);
+        self.count_drops(spans as u64);
+    }
+
+    fn count_drops(&self, spans: u64) {
+        self.dropped.fetch_add(spans, Ordering::Relaxed);
+        self.unreported.fetch_add(spans, Ordering::Relaxed);
     }
 
     /// Spans waiting for export.
