@@ -162,6 +162,23 @@ if [[ -n $peer_cpu && -n $defaults_cpu ]]; then
   echo
   awk -v peer="$peer_cpu" -v service="$defaults_cpu" 'BEGIN { printf "conventional peer over the service with its defaults: %.2fx the CPU per request\n", peer / service }'
 fi
+# The modes of one round share whatever else the machine is doing, which
+# drifts between rounds: a ratio taken within each round is steadier than
+# the ratio of two medians taken from different rounds.
+# paired A B: A's CPU over B's in each round, and their median.
+paired() {
+  [[ -f $work/results-$1 && -f $work/results-$2 ]] || return 0
+  local ratios
+  ratios=$(paste "$work/results-$1" "$work/results-$2" | awk '{printf "%.2f\n", $1 / $9}')
+  printf '  %s over %s: %s, median %s\n' "$1" "$2" "$(paste -sd' ' <<<"$ratios")" \
+    "$(sort -n <<<"$ratios" | awk '{v[NR] = $1} END {printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')"
+}
+echo
+echo "CPU ratios within each round (round 1, 2, ...), and their median:"
+for mode in "${modes[@]:1}"; do
+  [[ $mode == peer ]] || paired "$mode" "${modes[0]}"
+done
+paired peer defaults
 echo
 echo "all rounds (CPU µs/req / req/s / dropped):"
 for mode in "${modes[@]}"; do

@@ -203,17 +203,19 @@ fn run(shared: &Shared, delay: Duration, export: impl Fn(&Batch, &Resource) -> R
     let mut due = deadline(delay);
     loop {
         let mut state = shared.lock();
-        // Whether to send the batch still filling; the flush to answer.
-        let (all, flush) = loop {
+        // How many batches to send (all of them, or the full ones at the
+        // front); the flush to answer.
+        let (take, flush) = loop {
             if state.flushes_asked > state.flushes_done {
-                break (true, Some(state.flushes_asked));
+                break (state.batches.len(), Some(state.flushes_asked));
             }
             let now = Instant::now();
             if now >= due && !state.batches.is_empty() {
-                break (true, None);
+                break (state.batches.len(), None);
             }
-            if shared.full_batches(&state) > 0 {
-                break (false, None);
+            let full = shared.full_batches(&state);
+            if full > 0 {
+                break (full, None);
             }
             if now >= due {
                 due = deadline(delay);
@@ -224,12 +226,8 @@ fn run(shared: &Shared, delay: Duration, export: impl Fn(&Batch, &Resource) -> R
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         };
-        let batches = if all {
-            std::mem::take(&mut state.batches)
-        } else {
-            let full = shared.full_batches(&state);
-            state.batches.drain(..full).collect()
-        };
+        let all = take == state.batches.len();
+        let batches: Vec<Batch> = state.batches.drain(..take).collect();
         let stop = flush.is_some() && state.stopping;
         // Spans that end from now on are not sent: they are dropped, counted.
         state.closed |= stop;
