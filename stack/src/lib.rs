@@ -19,7 +19,9 @@ macro_rules! note {
     }};
 }
 
+pub mod build;
 pub mod cli;
+pub mod executables;
 pub mod load;
 pub mod programs;
 pub mod repo;
@@ -34,7 +36,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => up::run(*args),
         Command::Load(args) => load::run(args),
-        Command::Build(args) => programs::run(args),
+        Command::Build(args) => build::run(args),
     };
     match result {
         Ok(code) => code,

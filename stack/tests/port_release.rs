@@ -10,7 +10,8 @@ use std::net::TcpListener;
 
 use clap::Parser as _;
 use stack::cli::{Cli, Command};
-use stack::up::ports::{Ports, Replica, Role};
+use stack::up::ports::Ports;
+use stack::up::roles::{Replica, Role};
 
 #[test]
 fn chosen_ports_stay_reserved_until_released() {

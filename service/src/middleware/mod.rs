@@ -1,8 +1,10 @@
 //! The telemetry middleware, one concern per layer, each a small tower
 //! `Layer`. `axum::middleware::from_fn` would read shorter, but it boxes
-//! the rest of the stack and its own future on every request: 0.5 to 0.9 µs
-//! more per request for the three (`examples/optimisations.rs`,
-//! docs/performance.md): the 0.5 µs an optimisation must save to stay.
+//! the rest of the stack and its own future on every request: for the
+//! three, 0.3 to 0.9 µs more per request on one thread
+//! (`examples/optimisations.rs`) and 2 µs under the benchmark's load
+//! (`bench/ab.sh`; docs/performance.md), over the 0.5 µs an optimisation
+//! must save to stay.
 //!
 //! - [`metrics`]: counts every response and times it, and keeps the
 //!   in-flight gauge (also for requests whose client hangs up);
@@ -11,7 +13,7 @@
 //!   (written by `traceparent.rs`);
 //! - [`access_log`]: one log line per response.
 //!
-//! [`crate::app()`] installs them outermost, in that order, with
+//! The app (`app.rs`) installs them outermost, in that order, with
 //! `Router::layer`, which wraps every endpoint and the fallback: so they see
 //! every response, 404s, 405s, 413s and panics turned into 500s included,
 //! and the route *template* axum matched (`MatchedPath`), never the raw path.

@@ -6,28 +6,29 @@
 //! - [`pins`] reads `versions.yaml`;
 //! - [`cache`] knows where builds live and whether one is current;
 //! - [`build`] compiles one program from its Go module ([`prometheus_ui`]
-//!   adds Prometheus's web UI).
+//!   adds Prometheus's web UI; [`toolchain`] runs Go, npm and the Collector
+//!   builder; [`error`] says why a build failed).
 //!
 //! `stack build` builds them all (each once per pin); `stack up` and the
 //! tests use the builds from the cache.
 
 pub mod build;
 pub mod cache;
+pub mod error;
 pub mod pins;
 pub mod prometheus_ui;
 pub mod toolchain;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use crate::cli::BuildArgs;
-use build::{BuildError, Outcome};
+use build::Outcome;
 use cache::{BuildInputs, Cache};
+use error::BuildError;
 use pins::{Pins, Program};
 
 /// The Go toolchain: `go` on PATH, else where the official tarball puts it.
 pub fn go_binary() -> Option<PathBuf> {
-    crate::up::binaries::on_path(&["go"]).or_else(|| {
+    crate::executables::on_path(&["go"]).or_else(|| {
         let official = PathBuf::from("/usr/local/go/bin/go");
         official.is_file().then_some(official)
     })
@@ -64,7 +65,7 @@ pub fn cached(cache: &Cache, repo: &Path, pins: &Pins, program: Program) -> Opti
 pub struct Builds {
     /// The folder of binaries of each program that is now built.
     pub built: Vec<(Program, PathBuf)>,
-    pub failed: Vec<(Program, build::BuildError)>,
+    pub failed: Vec<(Program, BuildError)>,
 }
 
 /// Builds `programs`, one progress line each (start, then result and time),
@@ -104,29 +105,4 @@ pub fn build_all(cache: &Cache, repo: &Path, pins: &Pins, programs: &[Program]) 
         }
     }
     Builds { built, failed }
-}
-
-/// `stack build`: builds the named programs (all by default).
-pub fn run(args: BuildArgs) -> anyhow::Result<ExitCode> {
-    let repo = crate::repo::find(args.repo_dir.as_deref())?;
-    let pins = Pins::load(&repo)?;
-    let cache = Cache::new(args.cache_dir.unwrap_or_else(cache::default_root));
-    let programs: Vec<Program> = if args.programs.is_empty() {
-        pins::BUILT.to_vec()
-    } else {
-        args.programs
-    };
-    let Builds { built, failed } = build_all(&cache, &repo, &pins, &programs);
-    if args.print_path {
-        let dirs: Vec<String> = built
-            .iter()
-            .map(|(_, bin)| bin.display().to_string())
-            .collect();
-        println!("{}", dirs.join(":"));
-    }
-    Ok(if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::build::BuildError;
+use super::error::BuildError;
 use super::toolchain::run;
 
 /// The build tag that makes `./cmd/prometheus` embed `web/ui/static`.
@@ -19,7 +19,7 @@ pub const TAG: &str = "builtinassets";
 
 /// npm on PATH.
 pub fn npm() -> Option<PathBuf> {
-    crate::up::binaries::on_path(&["npm"])
+    crate::executables::on_path(&["npm"])
 }
 
 /// Builds the UI inside `source`, a writable copy of the Prometheus module,

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
-use super::build::BuildError;
+use super::error::BuildError;
 
 /// `go ...` in `dir`: statically linked, with the module's own go.mod and
 /// go.sum as they are (the module cache is read-only), whatever go.work or

@@ -76,7 +76,8 @@ fn set_bearer_file(hook: &mut Mapping, token_file: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::up::ports::{Role, free_ports};
+    use crate::up::ports::free_ports;
+    use crate::up::roles::Role;
 
     #[test]
     fn points_the_inbox_webhook_at_the_local_inbox_with_the_token_file() {

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::ports::{Ports, Replica, Role};
+use super::ports::Ports;
+use super::roles::{Replica, Role};
 use super::state::StateDir;
 
 /// A component to start: how, and how to tell it is ready.

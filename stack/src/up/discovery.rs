@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde_yaml_ng::{Mapping, Value};
 
-use super::ports::{Replica, Role};
+use super::roles::{Replica, Role};
 
 /// The targets file of the service job.
 #[derive(Debug, Clone)]

@@ -9,10 +9,11 @@ use std::process::Command;
 use anyhow::Context as _;
 
 use super::Launch;
-use super::binaries::on_path;
-use super::ports::{Ports, Role};
+use super::ports::Ports;
+use super::roles::Role;
 use super::state::StateDir;
 use super::targets::rewrite_url;
+use crate::executables::on_path;
 
 /// An installed Grafana.
 #[derive(Debug)]

@@ -18,8 +18,8 @@ use crate::programs::cache::{self, Cache};
 use crate::programs::pins::{Pins, Program};
 use crate::programs::{Builds, build_all, cached, go_binary};
 
-use super::binaries::on_path;
 use super::packages::{self, DebianTool};
+use crate::executables::on_path;
 
 /// The binary chosen for a program, and where it came from.
 #[derive(Debug, Clone)]

@@ -35,6 +35,7 @@ pub mod process;
 pub mod prometheus_config;
 pub mod ready;
 pub mod report;
+pub mod roles;
 pub mod state;
 pub mod targets;
 pub mod traces;
@@ -51,8 +52,9 @@ use crate::cli::UpArgs;
 use crate::programs::pins::Program;
 pub use components::Launch;
 use discovery::ServiceTargets;
-use ports::{Ports, Replica, Role};
+use ports::Ports;
 use process::Supervised;
+use roles::{Replica, Role};
 use state::{Manifest, ManifestEntry, StateDir};
 use traces::TraceStore;
 

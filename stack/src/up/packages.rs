@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::binaries::on_path;
+use crate::executables::on_path;
 
 /// A component shipped by a Debian package.
 #[derive(Debug, Clone, Copy)]

@@ -3,7 +3,7 @@
 use std::io::ErrorKind;
 use std::net::IpAddr;
 
-use super::ports::Role;
+use super::roles::Role;
 
 /// A chosen port cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -229,7 +229,8 @@ fn absolute_rule_path(path: &str, config_dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::up::ports::{Role, free_ports};
+    use crate::up::ports::free_ports;
+    use crate::up::roles::Role;
 
     const SOURCE: &str = r#"
 global:

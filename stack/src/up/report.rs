@@ -2,7 +2,8 @@
 //! where, where to look at a trace, and what does not run and why.
 
 use super::locate::Located;
-use super::ports::{Ports, Role};
+use super::ports::Ports;
+use super::roles::Role;
 use super::state::ManifestEntry;
 use super::state::StateDir;
 use super::traces::TraceStore;

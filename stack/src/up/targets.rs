@@ -7,7 +7,8 @@
 
 use std::net::SocketAddr;
 
-use super::ports::{Ports, Role};
+use super::ports::Ports;
+use super::roles::Role;
 
 /// What became of one `host:port` target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +54,7 @@ pub fn rewrite_url(url: &str, ports: &Ports) -> Option<String> {
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
-    use crate::up::ports::Replica;
+    use crate::up::roles::Replica;
     use clap::Parser;
 
     fn inbox_and_service() -> Ports {

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::Command;
 
 use super::Launch;
-use super::ports::{Ports, Role};
+use super::ports::Ports;
+use super::roles::Role;
 use super::state::StateDir;
 
 /// Every port the Collector listens on.
