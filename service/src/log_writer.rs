@@ -61,12 +61,13 @@ struct State {
 
 impl LogWriter {
     /// Starts the writer thread, writing to `out` every `every` at least;
-    /// at most `capacity` bytes wait.
+    /// at most `capacity` bytes wait. Fails only when the thread cannot
+    /// start.
     pub fn new(
         out: impl Write + Send + 'static,
         capacity: usize,
         every: Duration,
-    ) -> (Self, LogWriterGuard) {
+    ) -> io::Result<(Self, LogWriterGuard)> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 buffer: Vec::with_capacity(capacity),
@@ -79,13 +80,12 @@ impl LogWriter {
         let writer = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("log-writer".to_owned())
-            .spawn(move || writer.run(out, every))
-            .expect("cannot start the log writer thread");
+            .spawn(move || writer.run(out, every))?;
         let guard = LogWriterGuard {
             shared: Arc::clone(&shared),
             thread: Some(thread),
         };
-        (Self { shared }, guard)
+        Ok((Self { shared }, guard))
     }
 
     /// Lines dropped so far because the buffer was full.
@@ -194,7 +194,8 @@ mod tests {
     #[test]
     fn the_bytes_written_are_the_lines_in_order() {
         let sink = Sink::default();
-        let (writer, guard) = LogWriter::new(sink.clone(), 4096, Duration::from_millis(5));
+        let (writer, guard) =
+            LogWriter::new(sink.clone(), 4096, Duration::from_millis(5)).expect("writer thread");
         let mut expected = Vec::new();
         for n in 0..2000 {
             let line = format!("line {n} {}\n", "x".repeat(n % 50));
@@ -222,7 +223,8 @@ mod tests {
     #[test]
     fn a_full_buffer_drops_and_counts_whole_lines() {
         let sink = Sink::default();
-        let (writer, guard) = LogWriter::new(sink.clone(), 10, Duration::from_secs(3600));
+        let (writer, guard) =
+            LogWriter::new(sink.clone(), 10, Duration::from_secs(3600)).expect("writer thread");
         writer.write_line(b"abcd\n");
         writer.write_line(b"efgh\n"); // fills the buffer: the writer is woken
         writer.write_line(b"too long for it\n");

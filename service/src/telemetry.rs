@@ -63,6 +63,11 @@ pub enum TelemetryError {
         /// Why it was rejected.
         source: tracing_subscriber::filter::ParseError,
     },
+    /// The log's writer thread could not start.
+    #[error(
+        "cannot start the log writer thread: {0} (the process may be out of threads or memory; see `ulimit -u`)"
+    )]
+    LogWriter(#[source] std::io::Error),
     /// A global subscriber was already installed.
     #[error("a tracing subscriber is already installed: {0}")]
     AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
@@ -138,7 +143,8 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
         std::io::stdout(),
         log_writer::CAPACITY,
         log_writer::FLUSH_EVERY,
-    );
+    )
+    .map_err(TelemetryError::LogWriter)?;
     let filter = log_filter(&config.log_filter)?;
 
     // Logging first, so a failing exporter build below is reported.
