@@ -73,20 +73,19 @@ pub async fn cpu(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let drill = state.cpu_drill();
-    if drill.limit().is_none() {
+    // An unusable `ms` is reported before a busy drill, but not when the
+    // drill is off.
+    let Some(limit) = drill.limit() else {
         return Err(drill_off());
-    }
-    let ms = checked_duration(query)?;
-    let (permit, limit) = match drill.try_start() {
-        Ok(permit) => (permit, drill.limit().unwrap_or_default()),
-        Err(Refused::Off) => return Err(drill_off()),
-        Err(Refused::Busy { limit }) => {
-            return Err(ApiError::TooManyRequests(format!(
-                "{limit} CPU burns are already running, the limit (--max-cpu-burns or \
-                 SERVICE_MAX_CPU_BURNS); retry later"
-            )));
-        }
     };
+    let ms = checked_duration(query)?;
+    let permit = drill.try_start().map_err(|refused| match refused {
+        Refused::Off => drill_off(),
+        Refused::Busy { limit } => ApiError::TooManyRequests(format!(
+            "{limit} CPU burns are already running, the limit (--max-cpu-burns or \
+             SERVICE_MAX_CPU_BURNS); retry later"
+        )),
+    })?;
     let span = tracing::debug_span!("cpu.burn", ms);
     // The permit moves into the burn: if the client hangs up, this handler is
     // dropped but the burn runs on, and must keep holding its slot.
