@@ -7,12 +7,19 @@
 //! speaks in one voice: `expected <form> such as <example>, got "<value>"`.
 //! The standard library's own messages (`invalid digit found in string`,
 //! humantime's `expected number at 0`) name neither.
+//!
+//! [`error_report`] is the other half of that voice: the one line a binary
+//! prints when it stops on an error.
+
+mod report;
 
 use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
+
+pub use report::error_report;
 
 /// A duration as humantime reads it: `500ms`, `10s`, `4m`, `1h30m`.
 pub fn duration(text: &str) -> Result<Duration, String> {

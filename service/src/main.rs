@@ -44,6 +44,6 @@ fn main() -> ExitCode {
 }
 
 fn report(err: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {err:#}");
+    eprintln!("error: {}", cli_values::error_report(err.as_ref()));
     ExitCode::FAILURE
 }
