@@ -19,7 +19,7 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
-pub use report::error_report;
+pub use report::{error_report, with_causes};
 
 /// A duration as humantime reads it: `500ms`, `10s`, `4m`, `1h30m`.
 pub fn duration(text: &str) -> Result<Duration, String> {

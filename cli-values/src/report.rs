@@ -7,8 +7,13 @@ use std::error::Error;
 /// on ADDR: Address already in use (is another ...?)`), and printing the
 /// chain as it is (`{:#}` of anyhow) would repeat it.
 pub fn error_report(error: &(dyn Error + 'static)) -> String {
-    let mut report = error.to_string();
-    let mut cause = error.source();
+    with_causes(error.to_string(), error.source())
+}
+
+/// `head`, then `cause` and each of its own causes that the text so far
+/// does not quote yet, joined with `: `.
+pub fn with_causes(head: String, mut cause: Option<&(dyn Error + 'static)>) -> String {
+    let mut report = head;
     while let Some(error) = cause {
         let text = error.to_string();
         if !report.contains(&text) {

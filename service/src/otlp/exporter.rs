@@ -93,17 +93,8 @@ fn retryable(code: Code) -> bool {
 /// status and its chain of causes, each message once (tonic repeats the
 /// transport error's message in the status).
 fn describe(status: &Status) -> String {
-    let mut text = format!("{:?}: {}", status.code(), status.message());
-    let mut source = status.source();
-    while let Some(error) = source {
-        let message = error.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        source = error.source();
-    }
-    text
+    let head = format!("{:?}: {}", status.code(), status.message());
+    cli_values::with_causes(head, status.source())
 }
 
 /// A codec for messages that are already protobuf bytes. The answer
