@@ -27,6 +27,22 @@ pub fn duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| expected("a duration", "500ms, 10s, 4m or 1h30m", text))
 }
 
+/// A parser for a duration of at least `min` (written as humantime does,
+/// e.g. `1s`), for settings where less makes no sense: a zero scrape
+/// interval, timeout or run.
+pub fn duration_at_least(
+    min: Duration,
+    example: &'static str,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone {
+    move |text: &str| {
+        let form = format!("a duration of at least {}", humantime::format_duration(min));
+        match duration(text) {
+            Ok(value) if value >= min => Ok(value),
+            _ => Err(expected(&form, example, text)),
+        }
+    }
+}
+
 /// A TCP port; 0 asks the system for a free one.
 pub fn port(text: &str) -> Result<u16, String> {
     text.trim()
@@ -99,6 +115,8 @@ mod tests {
     struct Settings {
         #[arg(long, value_parser = duration)]
         timeout: Option<Duration>,
+        #[arg(long, value_parser = duration_at_least(Duration::from_secs(1), "15s"))]
+        interval: Option<Duration>,
         #[arg(long, value_parser = port)]
         port: Option<u16>,
         #[arg(long, value_parser = ip_addr)]
@@ -133,6 +151,9 @@ mod tests {
         for (flag, value, says) in [
             ("--timeout", "forever", "a duration such as 500ms"),
             ("--timeout", "5", "a duration such as 500ms"),
+            ("--interval", "0s", "a duration of at least 1s such as 15s"),
+            ("--interval", "999ms", "a duration of at least 1s"),
+            ("--interval", "soon", "a duration of at least 1s"),
             (
                 "--port",
                 "abc",
@@ -162,6 +183,8 @@ mod tests {
             "bin",
             "--timeout",
             "1h30m",
+            "--interval",
+            "1s",
             "--port",
             "0",
             "--bind",
@@ -175,6 +198,7 @@ mod tests {
         ])
         .expect("valid settings");
         assert_eq!(settings.timeout, Some(Duration::from_secs(5400)));
+        assert_eq!(settings.interval, Some(Duration::from_secs(1)));
         assert_eq!(settings.port, Some(0));
         assert_eq!(settings.bind, Some("::1".parse().expect("ip")));
         assert_eq!(

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     };
     let result = runtime
         .block_on(service::run(serve))
-        .context("service stopped with an error");
+        .map_err(anyhow::Error::from);
     // Dropping the runtime would wait without limit for blocking-pool work
     // still running (a CPU burn outliving the grace period): exit promptly.
     runtime.shutdown_timeout(Duration::from_millis(500));

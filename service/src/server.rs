@@ -63,8 +63,7 @@ pub enum ServeError {
 /// the module docs). Logs `listening on ADDR` with the bound address,
 /// which tells callers the port when `--listen` used port 0.
 pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
-    let telemetry = telemetry::init(&config)?;
-    let app = app(&config, telemetry.telemetry())?;
+    // The port first: a clash fails at once, before any pipeline starts.
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -72,6 +71,8 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
+    let telemetry = telemetry::init(&config)?;
+    let app = app(&config, telemetry.telemetry())?;
     tracing::info!(telemetry = ?config.telemetry, "listening on {addr}");
     let state = app.state.clone();
     serve(listener, app, stop_signal(), &config).await;

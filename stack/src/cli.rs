@@ -5,7 +5,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use cli_values::{decimal, duration, ip_addr, port, whole_number};
+use cli_values::{decimal, duration_at_least, ip_addr, port, whole_number};
+
+/// The shortest scrape or evaluation interval and readiness wait: less
+/// would only spin (a 0s scrape interval becomes 1ms in Prometheus).
+const SECOND: Duration = Duration::from_secs(1);
+/// The shortest `stack load` run and per-request timeout: not zero.
+const MILLISECOND: Duration = Duration::from_millis(1);
 
 /// Run this repository's monitoring stack natively and drive traffic at it.
 #[derive(Debug, Parser)]
@@ -99,10 +105,10 @@ pub struct UpArgs {
 
     /// Override Prometheus's global scrape_interval (e.g. `1s` for tests);
     /// the rules stay the same.
-    #[arg(long, env = "STACK_SCRAPE_INTERVAL", value_parser = duration)]
+    #[arg(long, env = "STACK_SCRAPE_INTERVAL", value_parser = duration_at_least(SECOND, "15s"))]
     pub scrape_interval: Option<Duration>,
     /// Override Prometheus's global evaluation_interval.
-    #[arg(long, env = "STACK_EVALUATION_INTERVAL", value_parser = duration)]
+    #[arg(long, env = "STACK_EVALUATION_INTERVAL", value_parser = duration_at_least(SECOND, "15s"))]
     pub evaluation_interval: Option<Duration>,
 
     /// Bearer token for the inbox. Default: the token saved in the state
@@ -157,7 +163,7 @@ pub struct UpArgs {
     pub no_install: bool,
 
     /// How long each component may take to become ready.
-    #[arg(long, env = "STACK_READY_TIMEOUT", default_value = "60s", value_parser = duration)]
+    #[arg(long, env = "STACK_READY_TIMEOUT", default_value = "60s", value_parser = duration_at_least(SECOND, "60s"))]
     pub ready_timeout: Duration,
 }
 
@@ -210,7 +216,7 @@ pub struct LoadArgs {
     pub concurrency: Option<usize>,
 
     /// Stop after this long (e.g. `30s`, `4m`). Default 10s (4m with `--cpu`).
-    #[arg(long, env = "STACK_LOAD_DURATION", value_parser = duration,
+    #[arg(long, env = "STACK_LOAD_DURATION", value_parser = duration_at_least(MILLISECOND, "500ms, 10s, 4m or 1h30m"),
           conflicts_with = "requests")]
     pub duration: Option<Duration>,
 
@@ -238,7 +244,7 @@ pub struct LoadArgs {
     pub cpu_ms: u32,
 
     /// Per-request timeout.
-    #[arg(long, env = "STACK_LOAD_TIMEOUT", default_value = "30s", value_parser = duration)]
+    #[arg(long, env = "STACK_LOAD_TIMEOUT", default_value = "30s", value_parser = duration_at_least(MILLISECOND, "30s"))]
     pub timeout: Duration,
 
     /// Print the summary as one JSON object on stdout (for scripts and tests).
