@@ -26,6 +26,8 @@ const GRACE: Duration = Duration::from_secs(10);
 pub struct Supervised {
     pub name: &'static str,
     pub log: PathBuf,
+    /// Where this run's output starts in `log` (earlier runs' is above).
+    log_start: u64,
     child: Child,
     exited: Option<ExitStatus>,
     stopped: bool,
@@ -55,6 +57,7 @@ impl Supervised {
             .append(true)
             .open(log)
             .map_err(|e| SpawnError::Log(log.to_owned(), e))?;
+        let log_start = out.metadata().map_or(0, |meta| meta.len());
         let err = out
             .try_clone()
             .map_err(|e| SpawnError::Log(log.to_owned(), e))?;
@@ -87,6 +90,7 @@ impl Supervised {
         Ok(Self {
             name,
             log: log.to_owned(),
+            log_start,
             child,
             exited: None,
             stopped: false,
@@ -172,7 +176,7 @@ impl Supervised {
 
     /// The last `lines` lines of the log, to explain a failure.
     pub fn log_tail(&self, lines: usize) -> String {
-        tail(&self.log, lines)
+        tail(&self.log, self.log_start, lines)
     }
 }
 
@@ -182,9 +186,14 @@ impl Drop for Supervised {
     }
 }
 
-/// The last `lines` lines of a text file (empty when unreadable).
-pub fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+/// The last `lines` lines of a text file from byte `start` on (empty when
+/// unreadable).
+fn tail(path: &Path, start: u64, lines: usize) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let from = usize::try_from(start)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let text = String::from_utf8_lossy(&bytes[from..]);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
@@ -234,5 +243,23 @@ mod tests {
         }
         // Stopping an already exited and reaped component signals nothing.
         leader.stop();
+    }
+
+    #[test]
+    fn a_failure_quotes_this_run_s_output_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("component.log");
+        std::fs::write(&log, "an earlier run's last line\n").expect("earlier log");
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo this run failed; exit 3"]);
+        let mut component = Supervised::spawn("component", command, &log).expect("spawn sh");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while component.exit_status().is_none() {
+            assert!(Instant::now() < deadline, "sh did not exit");
+            sleep(Duration::from_millis(20));
+        }
+        assert_eq!(component.log_tail(20), "this run failed");
+        let kept = std::fs::read_to_string(&log).expect("log");
+        assert!(kept.starts_with("an earlier run's last line\n"), "{kept}");
     }
 }
