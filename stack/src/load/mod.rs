@@ -29,6 +29,9 @@ use mix::Route;
 use progress::spawn_progress;
 use summary::Stats;
 
+/// How long the check that the service answers may wait.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// When to stop issuing requests.
 #[derive(Debug, Clone, Copy)]
 pub enum Limit {
@@ -109,6 +112,9 @@ async fn execute(mut plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
         .pool_max_idle_per_host(MAX_IN_FLIGHT)
         .build()
         .context("building the HTTP client")?;
+    for base in &plan.bases {
+        answers(&client, base).await?;
+    }
     if let (true, Pace::Concurrency(wanted)) = (args.cpu, plan.pace) {
         // Every instance runs with the same settings: the first one speaks
         // for the limit.
@@ -169,6 +175,19 @@ async fn execute(mut plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Fails unless something answers HTTP at `base` (any status will do):
+/// without it, every request of the run would fail as fast as it is sent.
+async fn answers(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    let request = client.get(format!("{base}/healthz")).timeout(PROBE_TIMEOUT);
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(error) => bail!(
+            "nothing answers at {base} ({}); is the service running? `stack up` starts it",
+            cli_values::error_report(&error)
+        ),
+    }
 }
 
 /// CPUs the kernel has online: the ones node_exporter reports and the CPU
