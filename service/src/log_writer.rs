@@ -27,8 +27,10 @@ use tracing_subscriber::fmt::MakeWriter;
 /// Longest time a line waits in the buffer.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
-/// Most bytes buffered; a line that does not fit is dropped.
-pub const CAPACITY: usize = 1024 * 1024;
+/// Most bytes buffered; a line that does not fit is dropped. 4 MiB holds
+/// about 25,000 access-log lines: a burst of that many is logged in full
+/// even while whatever reads stdout falls behind for a moment.
+pub const CAPACITY: usize = 4 * 1024 * 1024;
 
 /// A handle to the buffer; clones share it. One `write` is one line.
 #[derive(Debug, Clone)]
