@@ -21,6 +21,15 @@ pub enum PortError {
         hint: &'static str,
     },
     #[error(
+        "port {port} is asked for by both {first} and {second}: give each its own port \
+         (0 = any free port)"
+    )]
+    Twice {
+        port: u16,
+        first: &'static str,
+        second: &'static str,
+    },
+    #[error(
         "cannot listen on {ip}: it is not an address of this host ({source}); \
          pass --bind / STACK_BIND with one of its addresses (see `ip -brief address`), e.g. 127.0.0.1"
     )]

@@ -42,8 +42,20 @@ impl Ports {
         let ip = args.bind;
         let mut chosen = BTreeMap::new();
         let mut held = BTreeMap::new();
+        // Which role asked for each fixed port: a second one would only
+        // find it taken, by this very `stack up`.
+        let mut asked: BTreeMap<u16, Role> = BTreeMap::new();
         for &role in roles {
             let requested = requested(args, role);
+            if requested != 0
+                && let Some(first) = asked.insert(requested, role)
+            {
+                return Err(PortError::Twice {
+                    port: requested,
+                    first: first.flag(),
+                    second: role.flag(),
+                });
+            }
             let bind_error = |e| PortError::from_bind(ip, requested, role, e);
             let listener = TcpListener::bind(SocketAddr::new(ip, requested)).map_err(bind_error)?;
             let port = listener.local_addr().map_err(bind_error)?.port();
@@ -146,6 +158,32 @@ mod tests {
             unreachable!("up subcommand")
         };
         *args
+    }
+
+    #[test]
+    fn one_port_given_to_two_flags_is_named_as_such() {
+        let free = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = free.local_addr().expect("addr").port();
+        drop(free);
+        let flags = [
+            "--service-port",
+            &port.to_string(),
+            "--inbox-port",
+            &port.to_string(),
+        ];
+        let error = Ports::choose(&args(&flags), &[Role::Service(Replica::FIRST), Role::Inbox])
+            .expect_err("the same port twice");
+        assert!(
+            matches!(
+                error,
+                PortError::Twice {
+                    first: "--service-port",
+                    second: "--inbox-port",
+                    ..
+                }
+            ),
+            "{error}"
+        );
     }
 
     #[test]
