@@ -48,7 +48,7 @@ impl Replica {
     }
 
     /// Its offset from the first instance's port.
-    pub fn offset(self) -> u16 {
+    pub(super) fn offset(self) -> u16 {
         u16::from(self.0 - 1)
     }
 }
