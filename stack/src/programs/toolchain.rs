@@ -46,17 +46,23 @@ pub fn download(go: &Path, module: &str) -> Result<PathBuf, BuildError> {
         message,
     };
     let parsed: Downloaded = serde_json::from_slice(&output.stdout)
-        .map_err(|_| failed(String::from_utf8_lossy(&output.stderr).trim().to_owned()))?;
+        .map_err(|_| failed(one_line(&String::from_utf8_lossy(&output.stderr))))?;
     match (parsed.dir, parsed.error) {
         (Some(dir), None) => Ok(dir),
         (_, Some(error)) => {
             // Go's message starts with `module@version: ` again.
-            let error = error.trim().replace('\n', " ");
+            let error = one_line(&error);
             let error = error.strip_prefix(&format!("{module}: ")).unwrap_or(&error);
             Err(failed(error.to_owned()))
         }
         (None, None) => Err(failed("no directory in `go mod download -json`".into())),
     }
+}
+
+/// Go's multi-line, tab-indented message (e.g. the proxy's `403 Forbidden\n\tserver
+/// response: ...`) as one line of single spaces.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Runs a build command, keeping its output for the error message only.
@@ -92,4 +98,18 @@ pub fn run(mut command: Command) -> Result<(), BuildError> {
         status: output.status.to_string(),
         tail: lines[lines.len().saturating_sub(30)..].join("\n"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn the_proxys_refusal_reads_as_one_line() {
+        let go = "reading https://proxy.golang.org/x/@v/v1.info: 403 Forbidden\n\tserver response: not available.\n";
+        assert_eq!(
+            one_line(go),
+            "reading https://proxy.golang.org/x/@v/v1.info: 403 Forbidden server response: not available."
+        );
+    }
 }

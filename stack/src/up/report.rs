@@ -65,7 +65,14 @@ pub fn running(
             (TraceStore::External(endpoint), _) => {
                 println!("  the Collector sends it to the Tempo at {endpoint}");
             }
-            _ => {}
+            _ => {
+                if let Some(prometheus) = ports.url(Role::Prometheus) {
+                    println!(
+                        "  no Tempo stores it; its trace id is an exemplar of the span metrics: \
+                         curl -sg '{prometheus}/api/v1/query_exemplars?query=traces_span_metrics_duration_seconds_bucket'"
+                    );
+                }
+            }
         }
     }
     let stack = std::env::current_exe()
@@ -104,13 +111,14 @@ pub fn not_running(
     for (program, reason) in &located.missing {
         let remedy = match program {
             Program::Otelcol => format!(
-                "traces are not collected and the service exports none; build it with \
-                 `{stack} build otelcol` (needs Go) or pass --otelcol-bin"
+                "traces are not collected and the service exports none; to run it: \
+                 `{stack} build otelcol` (needs Go and the Go module proxy), or pass \
+                 --otelcol-bin PATH"
             ),
             Program::Tempo => format!(
-                "traces are not stored (the Collector still derives span metrics); build it \
-                 with `{stack} build tempo` (needs Go), put `tempo` on PATH, or pass \
-                 --tempo-endpoint HOST:PORT of a running Tempo"
+                "traces are not stored (the Collector still derives span metrics); to run \
+                 it: `{stack} build tempo` (needs Go and the Go module proxy), put `tempo` on \
+                 PATH, pass --tempo-bin PATH, or --tempo-endpoint HOST:PORT of a running Tempo"
             ),
             _ => String::new(),
         };
