@@ -10,7 +10,12 @@
 //!
 //! [`error_report`] is the other half of that voice: the one line a binary
 //! prints when it stops on an error.
+//!
+//! When the bad value was read from an environment variable, clap still
+//! names only the flag; [`parse_command_line`] and [`note_env_source`] add
+//! the variable.
 
+mod env_source;
 mod report;
 
 use std::fmt::Display;
@@ -19,6 +24,7 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use env_source::{note_env_source, parse_command_line};
 pub use report::{error_report, with_causes};
 
 /// A duration as humantime reads it: `500ms`, `10s`, `4m`, `1h30m`.

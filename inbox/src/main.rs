@@ -3,10 +3,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = inbox::config::Cli::parse();
+    let cli = cli_values::parse_command_line::<inbox::config::Cli>();
     match inbox::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -4,11 +4,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Parser as _;
 use service::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli_values::parse_command_line::<Cli>();
     let serve = match cli.command {
         // A plain blocking probe: no runtime needed.
         Some(Command::Healthcheck(args)) => {
