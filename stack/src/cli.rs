@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use cli_values::{decimal, duration_at_least, ip_addr, port, whole_number};
+use cli_values::{decimal, duration_at_least, expected, ip_addr, port, whole_number};
 
 /// The shortest scrape or evaluation interval and readiness wait: less
 /// would only spin (a 0s scrape interval becomes 1ms in Prometheus).
@@ -40,6 +40,23 @@ pub enum Command {
 /// `Duration` (not astronomically long).
 pub const MIN_RATE: f64 = 0.001;
 pub const MAX_RATE: f64 = 1_000_000.0;
+
+/// A `stack load --url`: the service's base URL. `stack load` appends each
+/// route's whole path to it, so a path here would prefix every route.
+fn service_url(text: &str) -> Result<String, String> {
+    const FORM: &str =
+        "the service's base URL without a path, query or fragment (--route gives the paths)";
+    let refusal = |example: &str| expected(FORM, example, text);
+    let url = reqwest::Url::parse(text.trim()).map_err(|_| refusal("http://127.0.0.1:5000"))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(refusal("http://127.0.0.1:5000"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        // The example is this very URL without what follows the port.
+        return Err(refusal(&url.origin().ascii_serialization()));
+    }
+    Ok(text.trim().trim_end_matches('/').to_owned())
+}
 
 /// Settings of `stack up`. Port 0 means "pick a free port".
 #[derive(Debug, Clone, Args)]
@@ -193,13 +210,15 @@ pub struct BuildArgs {
 /// Settings of `stack load`.
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
-    /// Base URL of the service; repeat (or separate with commas) for
-    /// several instances, which then take turns.
+    /// Base URL of the service (no path); repeat (or separate with commas)
+    /// for several instances, which then take turns. Only these URLs get
+    /// traffic: give one per instance to load every replica.
     #[arg(
         long,
         env = "STACK_SERVICE_URL",
         default_value = "http://127.0.0.1:5000",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = service_url
     )]
     pub url: Vec<String>,
 
@@ -238,8 +257,10 @@ pub struct LoadArgs {
     #[arg(long, conflicts_with_all = ["routes", "rate"])]
     pub cpu: bool,
 
-    /// Milliseconds of CPU each drill request burns (service maximum 10000).
-    #[arg(long, env = "STACK_LOAD_CPU_MS", default_value_t = 1000,
+    /// Milliseconds of CPU each drill request burns (service maximum 10000);
+    /// only with `--cpu`. No environment variable: one left exported would
+    /// refuse every plain `stack load`.
+    #[arg(long, default_value_t = 1000, requires = "cpu",
           value_parser = whole_number(1u32..=10_000, "1000"))]
     pub cpu_ms: u32,
 
@@ -273,5 +294,54 @@ mod tests {
             1,
             "{text}"
         );
+    }
+
+    fn load_args(argv: &[&str]) -> Result<LoadArgs, clap::Error> {
+        let mut full = vec!["stack", "load"];
+        full.extend_from_slice(argv);
+        match Cli::try_parse_from(full)?.command {
+            Command::Load(args) => Ok(args),
+            other => unreachable!("load parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_url_is_the_service_s_base_url_without_a_path() {
+        for (url, instead) in [
+            ("http://127.0.0.1:5000/api", "http://127.0.0.1:5000"),
+            ("http://127.0.0.1:5000/?debug=1", "http://127.0.0.1:5000"),
+            (
+                "https://service.example:8443#top",
+                "https://service.example:8443",
+            ),
+            ("127.0.0.1:5000", "http://127.0.0.1:5000"),
+            ("ftp://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ] {
+            let text = load_args(&["--url", url]).expect_err(url).to_string();
+            for part in [
+                "--url",
+                "expected the service's base URL without a path",
+                &format!("such as {instead}, got {url:?}"),
+            ] {
+                assert!(text.contains(part), "{url}: {text}");
+            }
+        }
+        let args = load_args(&["--url", "http://127.0.0.1:5000/,https://10.0.0.2:5001"])
+            .expect("base URLs");
+        assert_eq!(args.url, ["http://127.0.0.1:5000", "https://10.0.0.2:5001"]);
+    }
+
+    #[test]
+    fn cpu_ms_needs_the_cpu_drill() {
+        let error = load_args(&["--cpu-ms", "500"]).expect_err("--cpu-ms alone");
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+        assert!(error.to_string().contains("--cpu"), "{error}");
+        let drill = load_args(&["--cpu", "--cpu-ms", "500"]).expect("with --cpu");
+        assert_eq!((drill.cpu, drill.cpu_ms), (true, 500));
+        // Its default alone does not count as given.
+        assert_eq!(load_args(&[]).expect("no flags").cpu_ms, 1000);
     }
 }

@@ -2,7 +2,8 @@
 //! how many CPU burns it runs at once (`GET /api/cpu?ms=0` burns nothing and
 //! answers `max_concurrent_burns`) and keeps its concurrency within that, so
 //! the drill does not collect 429s. A service with the drill off answers 404
-//! with how to enable it, and the drill stops before it starts.
+//! with how to enable it, and the drill stops before it starts; so does an
+//! answer that is not the service's JSON (another web server at `--url`).
 
 use std::time::Duration;
 
@@ -15,6 +16,9 @@ pub enum Probe {
     Limit(usize),
     /// The drill answered with an error: off (404), or otherwise refused.
     Refused { status: u16, message: String },
+    /// The answer is not the service's: not JSON, or JSON without the
+    /// service's fields. `start` is the beginning of the body, one line.
+    NotService { status: u16, start: String },
     /// No usable answer (no service, or one that does not name its limit).
     Unknown(String),
 }
@@ -38,8 +42,13 @@ pub async fn probe(client: &reqwest::Client, base: &str) -> Probe {
 
 /// Reads the answer to `GET /api/cpu?ms=0`.
 pub fn read_answer(status: u16, body: &[u8]) -> Probe {
-    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    let field = |name: &str| json.as_ref().and_then(|json| json.get(name).cloned());
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Probe::NotService {
+            status,
+            start: body_start(body),
+        };
+    };
+    let field = |name: &str| json.get(name).cloned();
     if status == 200 {
         return match field("max_concurrent_burns").and_then(|v| v.as_u64()) {
             Some(limit) if limit > 0 => Probe::Limit(usize::try_from(limit).unwrap_or(usize::MAX)),
@@ -50,16 +59,33 @@ pub fn read_answer(status: u16, body: &[u8]) -> Probe {
     if status == 429 {
         return Probe::Unknown("every burn slot is busy right now (429)".to_owned());
     }
-    let message = field("message")
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| {
-            String::from_utf8_lossy(body)
-                .trim()
-                .chars()
-                .take(200)
-                .collect()
-        });
-    Probe::Refused { status, message }
+    match field("message").and_then(|v| v.as_str().map(str::to_owned)) {
+        Some(message) => Probe::Refused { status, message },
+        None => Probe::NotService {
+            status,
+            start: body_start(body),
+        },
+    }
+}
+
+/// Most bytes of a foreign answer quoted back: enough to recognise it.
+const QUOTED_BYTES: usize = 200;
+
+/// The first [`QUOTED_BYTES`] of `body` as one printable line: whitespace
+/// runs (newlines too) become one space, other control characters go.
+fn body_start(body: &[u8]) -> String {
+    let start = &body[..body.len().min(QUOTED_BYTES)];
+    let text = String::from_utf8_lossy(start);
+    let printable: String = text
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| !c.is_control())
+        .collect();
+    let mut line = printable.split_whitespace().collect::<Vec<_>>().join(" ");
+    if body.len() > QUOTED_BYTES {
+        line.push_str(" ...");
+    }
+    line
 }
 
 /// The drill's concurrency given what the service said: `wanted`, capped at
@@ -78,6 +104,23 @@ pub fn fit(wanted: usize, probe: &Probe, base: &str) -> anyhow::Result<(usize, O
         Probe::Limit(_) => Ok((wanted, None)),
         Probe::Refused { status, message } => {
             bail!("the service at {base} refused the CPU drill ({status}): {message}")
+        }
+        Probe::NotService { status, start } => {
+            let reason = reqwest::StatusCode::from_u16(*status)
+                .ok()
+                .and_then(|code| code.canonical_reason())
+                .map(|reason| format!(" {reason}"))
+                .unwrap_or_default();
+            let body = if start.is_empty() {
+                "an empty body".to_owned()
+            } else {
+                format!("it began: {start}")
+            };
+            bail!(
+                "{base} is not the service: GET /api/cpu?ms=0 answered {status}{reason}, not \
+                 the service's JSON ({body}); give --url the service's base URL (`stack up` \
+                 prints it)"
+            )
         }
         Probe::Unknown(why) => Ok((
             wanted,
@@ -113,9 +156,16 @@ mod tests {
             Probe::Unknown(_)
         ));
         assert!(matches!(read_answer(429, b"{}"), Probe::Unknown(_)));
+        assert_eq!(
+            read_answer(502, b"<h1>Bad Gateway</h1>\n"),
+            Probe::NotService {
+                status: 502,
+                start: "<h1>Bad Gateway</h1>".to_owned()
+            }
+        );
         assert!(matches!(
-            read_answer(502, b"bad gateway"),
-            Probe::Refused { status: 502, message } if message == "bad gateway"
+            read_answer(500, br#"{"error":"x"}"#),
+            Probe::NotService { status: 500, .. }
         ));
     }
 
@@ -144,8 +194,13 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn probes_a_real_http_answer() {
+    /// A server on a free port that answers one request with `status` and
+    /// `body`; its base URL, and the request it got once it has answered.
+    async fn answer_once(
+        status: &'static str,
+        content_type: &'static str,
+        body: String,
+    ) -> (String, tokio::task::JoinHandle<String>) {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -155,17 +210,64 @@ mod tests {
             let (mut stream, _) = listener.accept().await.expect("accept");
             let mut request = vec![0u8; 1024];
             let read = stream.read(&mut request).await.expect("read");
-            let body = r#"{"burned_ms":0,"iterations":0,"max_concurrent_burns":3}"#;
             let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
             stream.write_all(answer.as_bytes()).await.expect("write");
             String::from_utf8_lossy(&request[..read]).into_owned()
         });
+        (base, server)
+    }
+
+    #[tokio::test]
+    async fn probes_a_real_http_answer() {
+        let body = r#"{"burned_ms":0,"iterations":0,"max_concurrent_burns":3}"#;
+        let (base, server) = answer_once("200 OK", "application/json", body.to_owned()).await;
         let client = reqwest::Client::new();
         assert_eq!(probe(&client, &base).await, Probe::Limit(3));
         let request = server.await.expect("server task");
         assert!(request.starts_with("GET /api/cpu?ms=0 "), "{request}");
+    }
+
+    #[tokio::test]
+    async fn another_web_server_is_named_in_one_short_line() {
+        let page = format!(
+            "<!DOCTYPE html>\r\n<html>\n\t<head><title>404 Not Found</title></head>\n<body>{}</body>\n</html>\n",
+            "<p>nothing here</p>\n".repeat(200)
+        );
+        let (base, _server) = answer_once("404 Not Found", "text/html", page).await;
+        let probe = probe(&reqwest::Client::new(), &base).await;
+        let error = fit(4, &probe, &base)
+            .expect_err("not the service")
+            .to_string();
+        assert!(!error.contains('\n') && !error.contains('\t'), "{error}");
+        assert!(error.len() < 500, "{} bytes: {error}", error.len());
+        for part in [
+            &format!("{base} is not the service"),
+            "answered 404 Not Found, not the service's JSON",
+            "it began: <!DOCTYPE html> <html> <head><title>404 Not Found</title></head>",
+            " ...)",
+        ] {
+            assert!(error.contains(part), "{part:?} in {error}");
+        }
+    }
+
+    #[test]
+    fn a_foreign_body_is_quoted_short_on_one_line() {
+        assert_eq!(
+            body_start(b"  bad\r\n\tgateway\x07\x1b[31m \n"),
+            "bad gateway[31m"
+        );
+        assert_eq!(body_start(b""), "");
+        let long = "x".repeat(QUOTED_BYTES + 1);
+        assert_eq!(body_start(long.as_bytes()), format!("{} ...", &long[1..]));
+        // A character cut at the limit is replaced, never split.
+        let mut cut = vec![b'a'; QUOTED_BYTES - 1];
+        cut.extend_from_slice("é".as_bytes());
+        assert_eq!(
+            body_start(&cut),
+            format!("{}\u{FFFD} ...", "a".repeat(QUOTED_BYTES - 1))
+        );
     }
 }

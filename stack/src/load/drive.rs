@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
+use super::failure::Failure;
 use super::summary::{Outcome, Stats};
 use super::{Limit, Plan};
 
@@ -110,7 +111,7 @@ async fn send(shared: &Shared, ticket: u64) -> Outcome {
             let _ = response.bytes().await;
             Outcome::Status(status)
         }
-        Err(_) => Outcome::Error,
+        Err(error) => Outcome::Failed(Failure::of(&error)),
     };
     let latency = start.elapsed();
     shared

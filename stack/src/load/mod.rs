@@ -12,6 +12,7 @@
 
 pub mod drill;
 mod drive;
+pub mod failure;
 pub mod mix;
 mod progress;
 pub mod summary;
@@ -87,14 +88,8 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
         (None, Some(c)) => Pace::Concurrency(c),
         (None, None) => Pace::Concurrency(8),
     };
-    let mut bases = Vec::new();
-    for url in &args.url {
-        let base = url.trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            bail!("--url {base:?}: expected http://HOST:PORT, e.g. --url http://127.0.0.1:5000");
-        }
-        bases.push(base);
-    }
+    // `--url`'s parser has checked each one is a base URL.
+    let bases = args.url.clone();
     if bases.is_empty() {
         bail!("--url: give at least one, e.g. --url http://127.0.0.1:5000");
     }
@@ -168,9 +163,20 @@ async fn execute(mut plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
         print!("{}", summary.render());
     }
     if summary.sent > 0 && stats.errors() == summary.sent {
+        let causes = &summary.status.errors_by_cause;
+        // A slow service is running: asking whether it runs would mislead.
+        let hint = if causes.timed_out == causes.total() {
+            format!(
+                "is --timeout {} too short?",
+                humantime::format_duration(args.timeout)
+            )
+        } else {
+            "is the service running?".to_owned()
+        };
         eprintln!(
-            "load: no request got a response; is the service running at {}?",
-            shared.plan.bases.join(", ")
+            "load: no request got a response from {} ({}); {hint}",
+            shared.plan.bases.join(", "),
+            causes.describe()
         );
         return Ok(ExitCode::FAILURE);
     }

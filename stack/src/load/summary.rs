@@ -7,6 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::failure::{Causes, Failure};
 use super::mix::Route;
 
 /// Outcome of one request.
@@ -14,8 +15,8 @@ use super::mix::Route;
 pub enum Outcome {
     /// An HTTP status code came back.
     Status(u16),
-    /// No response: connect error, timeout, reset.
-    Error,
+    /// No response, and why.
+    Failed(Failure),
 }
 
 /// Running totals, updated after every request.
@@ -23,7 +24,7 @@ pub enum Outcome {
 pub struct Stats {
     latency_us: Histogram<u64>,
     classes: [u64; 5],
-    errors: u64,
+    failures: Causes,
     per_route: Vec<RouteCounts>,
 }
 
@@ -53,7 +54,7 @@ impl Stats {
         Self {
             latency_us,
             classes: [0; 5],
-            errors: 0,
+            failures: Causes::default(),
             per_route,
         }
     }
@@ -68,8 +69,8 @@ impl Stats {
                 self.classes[class] += 1;
                 (200..400).contains(&code)
             }
-            Outcome::Error => {
-                self.errors += 1;
+            Outcome::Failed(failure) => {
+                self.failures.count(failure);
                 false
             }
         };
@@ -81,11 +82,11 @@ impl Stats {
     }
 
     pub fn completed(&self) -> u64 {
-        self.classes.iter().sum::<u64>() + self.errors
+        self.classes.iter().sum::<u64>() + self.errors()
     }
 
     pub fn errors(&self) -> u64 {
-        self.errors
+        self.failures.total()
     }
 
     /// Freezes the totals into a report.
@@ -108,7 +109,8 @@ impl Stats {
                 redirect: c3,
                 client_error: c4,
                 server_error: c5,
-                errors: self.errors,
+                errors: self.errors(),
+                errors_by_cause: self.failures,
             },
             latency_ms: Latency {
                 p50: ms(0.50),
@@ -147,6 +149,7 @@ pub struct StatusClasses {
     pub server_error: u64,
     /// No HTTP response at all.
     pub errors: u64,
+    pub errors_by_cause: Causes,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,9 +165,15 @@ impl Summary {
     pub fn render(&self) -> String {
         let s = &self.status;
         let l = &self.latency_ms;
+        let causes = s.errors_by_cause.describe();
+        let causes = if causes.is_empty() {
+            causes
+        } else {
+            format!(" ({causes})")
+        };
         let mut out = format!(
             "sent {} requests in {:.2}s ({:.1} req/s)\n\
-             status: 2xx {}  3xx {}  4xx {}  5xx {}  no response {}\n\
+             status: 2xx {}  3xx {}  4xx {}  5xx {}  no response {}{causes}\n\
              latency: p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms\n",
             self.sent,
             self.elapsed_secs,
@@ -201,7 +210,11 @@ mod tests {
         let mut stats = Stats::new(&routes);
         stats.record(&routes[0], Outcome::Status(200), Duration::from_millis(1));
         stats.record(&routes[1], Outcome::Status(404), Duration::from_millis(2));
-        stats.record(&routes[2], Outcome::Error, Duration::from_millis(3));
+        stats.record(
+            &routes[2],
+            Outcome::Failed(Failure::TimedOut),
+            Duration::from_millis(3),
+        );
         let summary = stats.summary(Duration::from_secs(1));
         assert_eq!(summary.sent, 3);
         assert_eq!(summary.status.success, 1);
@@ -211,5 +224,39 @@ mod tests {
         assert_eq!(summary.routes[0].sent, 2);
         assert_eq!(summary.routes[0].ok, 1);
         assert!(summary.latency_ms.max >= 2.9);
+    }
+
+    #[test]
+    fn says_why_requests_got_no_response() {
+        let routes = vec![Route::get("/a")];
+        let mut stats = Stats::new(&routes);
+        for failure in [Failure::TimedOut, Failure::Refused, Failure::TimedOut] {
+            stats.record(
+                &routes[0],
+                Outcome::Failed(failure),
+                Duration::from_millis(1),
+            );
+        }
+        stats.record(&routes[0], Outcome::Status(200), Duration::from_millis(1));
+        let summary = stats.summary(Duration::from_secs(1));
+        assert_eq!(summary.status.errors, 3);
+        let text = summary.render();
+        assert!(
+            text.contains("no response 3 (timed out 2, connection refused 1)\n"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&summary).expect("json");
+        assert_eq!(
+            json["status"]["errors_by_cause"],
+            serde_json::json!({
+                "timed_out": 2,
+                "connection_refused": 1,
+                "connection_closed": 0,
+                "other": 0
+            })
+        );
+
+        let fine = Stats::new(&routes).summary(Duration::from_secs(1)).render();
+        assert!(fine.contains("no response 0\n"), "{fine}");
     }
 }
