@@ -58,6 +58,41 @@ fn service_url(text: &str) -> Result<String, String> {
     Ok(text.trim().trim_end_matches('/').to_owned())
 }
 
+/// A `stack up --tempo-endpoint`: the Collector's OTLP gRPC exporter dials
+/// it as `HOST:PORT`, and a typo would only show when the Collector starts.
+fn host_port(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let valid = text.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && !host.contains(['/', ' '])
+            && port.parse::<u16>().is_ok_and(|port| port != 0)
+    });
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(expected(
+            "HOST:PORT of a Tempo's OTLP gRPC receiver, without a scheme",
+            "tempo.example:4317 or 10.0.0.7:4317",
+            text,
+        ))
+    }
+}
+
+/// A `stack up --inbox-token`: an empty one would be taken for no flag at
+/// all (the saved token), which is not what someone who typed it meant.
+fn token(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        Err(expected(
+            "a token that is not empty (without one, the saved token is used)",
+            "the output of `openssl rand -hex 24`",
+            text,
+        ))
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
 /// Settings of `stack up`. Port 0 means "pick a free port".
 #[derive(Debug, Clone, Args)]
 pub struct UpArgs {
@@ -130,7 +165,7 @@ pub struct UpArgs {
 
     /// Bearer token for the inbox. Default: the token saved in the state
     /// directory, or a new random one.
-    #[arg(long, env = "INBOX_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "INBOX_TOKEN", hide_env_values = true, value_parser = token)]
     pub inbox_token: Option<String>,
 
     /// The `service` binary. Default: next to the `stack` executable.
@@ -160,7 +195,7 @@ pub struct UpArgs {
     pub tempo_bin: Option<PathBuf>,
     /// OTLP gRPC `host:port` of a Tempo that is already running: the
     /// Collector sends traces there and no Tempo is started.
-    #[arg(long, env = "STACK_TEMPO_ENDPOINT")]
+    #[arg(long, env = "STACK_TEMPO_ENDPOINT", value_parser = host_port)]
     pub tempo_endpoint: Option<String>,
 
     /// Never build missing programs with Go; use what is on PATH (and the
@@ -294,6 +329,33 @@ mod tests {
             1,
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_tempo_endpoint_is_host_and_port() {
+        for good in ["tempo:4317", "10.0.0.7:4317", "[::1]:4317"] {
+            assert_eq!(host_port(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "nohost",
+            "http://tempo:4317",
+            ":4317",
+            "tempo:0",
+            "tempo:port",
+            "",
+        ] {
+            let error = host_port(bad).expect_err(bad);
+            assert!(error.contains("HOST:PORT"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn an_empty_inbox_token_is_refused_not_replaced() {
+        for empty in ["", "  "] {
+            let error = Cli::try_parse_from(["stack", "up", "--inbox-token", empty])
+                .expect_err("empty token");
+            assert!(error.to_string().contains("not empty"), "{error}");
+        }
     }
 
     fn load_args(argv: &[&str]) -> Result<LoadArgs, clap::Error> {
