@@ -68,7 +68,8 @@ pub fn running(
             _ => {
                 if let Some(prometheus) = ports.url(Role::Prometheus) {
                     println!(
-                        "  no Tempo stores it; its trace id is an exemplar of the span metrics: \
+                        "  no Tempo stores it; its trace id becomes an exemplar of the span \
+                         metrics at the Collector's next flush: \
                          curl -sg '{prometheus}/api/v1/query_exemplars?query=traces_span_metrics_duration_seconds_bucket'"
                     );
                 }
