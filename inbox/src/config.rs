@@ -105,7 +105,7 @@ const _: () = assert!(
 #[derive(Debug, thiserror::Error)]
 pub enum LimitsError {
     #[error(
-        "--max-body / INBOX_MAX_BODY is {0}, outside {min}..={max}: give a size in that range, e.g. --max-body 256KiB",
+        "--max-body / INBOX_MAX_BODY is {0}, outside the range {min} to {max}: give a size in it, e.g. --max-body 256KiB",
         min = MAX_BODY_RANGE.start(),
         max = MAX_BODY_RANGE.end()
     )]
@@ -249,11 +249,11 @@ mod tests {
         let cases: [(&[&str], &str); 4] = [
             (
                 &["--max-body", "2MiB"],
-                "--max-body / INBOX_MAX_BODY is 2MiB, outside 1KiB..=1MiB",
+                "--max-body / INBOX_MAX_BODY is 2MiB, outside the range 1KiB to 1MiB",
             ),
             (
                 &["--max-body", "100"],
-                "--max-body / INBOX_MAX_BODY is 100, outside",
+                "--max-body / INBOX_MAX_BODY is 100, outside the range",
             ),
             (
                 &["--history-bytes", "256KiB"],

@@ -538,7 +538,7 @@ fn settings_that_cannot_hold_are_refused_at_startup() {
         (
             &["--max-body", "2MiB"],
             &[],
-            "--max-body / INBOX_MAX_BODY is 2MiB, outside 1KiB..=1MiB",
+            "--max-body / INBOX_MAX_BODY is 2MiB, outside the range 1KiB to 1MiB",
         ),
         (
             &[],
