@@ -19,7 +19,7 @@ mod env_source;
 mod report;
 
 use std::fmt::Display;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
@@ -74,6 +74,36 @@ pub fn socket_addr(text: &str) -> Result<SocketAddr, String> {
     })
 }
 
+/// An address to dial, `HOST:PORT`: a DNS name or an IPv4 address, or an
+/// IPv6 address in brackets, and a port from 1. Checked when parsed: the
+/// program that dials it would show a typo only when it starts.
+pub fn host_port(text: &str) -> Result<String, String> {
+    let trimmed = text.trim();
+    let valid = trimmed.rsplit_once(':').is_some_and(|(host, port)| {
+        let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(v6) => v6.parse::<Ipv6Addr>().is_ok(),
+            None => {
+                !host.is_empty()
+                    && host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            }
+        };
+        let port_ok = port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|port| port != 0);
+        host_ok && port_ok
+    });
+    if valid {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(expected(
+            "HOST:PORT (an IPv6 address in brackets, no scheme)",
+            "tempo:4317, 10.0.0.7:4317 or [::1]:4317",
+            text,
+        ))
+    }
+}
+
 /// A parser for a whole number in `range`, for
 /// `value_parser = whole_number(1..=16, "3")`.
 pub fn whole_number<T>(
@@ -116,6 +146,35 @@ pub fn expected(form: &str, example: &str, got: &str) -> String {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn host_port_is_a_name_or_address_and_a_port() {
+        for good in [
+            "tempo:4317",
+            "10.0.0.7:4317",
+            "[::1]:4317",
+            " my-host.example:1 ",
+        ] {
+            assert_eq!(host_port(good).as_deref(), Ok(good.trim()));
+        }
+        for bad in [
+            "nohost",
+            "http://tempo:4317",
+            ":4317",
+            "tempo:0",
+            "tempo:port",
+            "tempo:+1",
+            "",
+            "::1:4317",
+            "[::1:4317",
+            "a:b:4317",
+            "tem\tpo:4317",
+            "[nohost]:4317",
+        ] {
+            let error = host_port(bad).expect_err(bad);
+            assert!(error.starts_with("expected HOST:PORT"), "{bad}: {error}");
+        }
+    }
 
     #[derive(Debug, Parser)]
     struct Settings {

@@ -19,9 +19,7 @@ pub fn run(args: BuildArgs) -> anyhow::Result<ExitCode> {
         args.programs
     };
     let Builds { built, failed } = build_all(&cache, &repo, &pins, &programs);
-    // Nothing at all when nothing was built: `PATH=$(stack build --print-path):$PATH`
-    // would otherwise put an empty entry, the current directory, on PATH.
-    if args.print_path && !built.is_empty() {
+    if args.print_path {
         let dirs: Vec<String> = built
             .iter()
             .map(|(_, bin)| bin.display().to_string())

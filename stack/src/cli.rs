@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use cli_values::{decimal, duration_at_least, expected, ip_addr, port, whole_number};
+use cli_values::{decimal, duration_at_least, expected, host_port, ip_addr, port, whole_number};
 
 /// The shortest scrape or evaluation interval and readiness wait: less
 /// would only spin (a 0s scrape interval becomes 1ms in Prometheus).
@@ -44,53 +44,19 @@ pub const MAX_RATE: f64 = 1_000_000.0;
 /// A `stack load --url`: the service's base URL. `stack load` appends each
 /// route's whole path to it, so a path here would prefix every route.
 fn service_url(text: &str) -> Result<String, String> {
-    const FORM: &str =
-        "the service's base URL without a path, query or fragment (--route gives the paths)";
+    const FORM: &str = "the service's base URL without a path, query, fragment or credentials (--route gives the paths)";
     let refusal = |example: &str| expected(FORM, example, text);
     let url = reqwest::Url::parse(text.trim()).map_err(|_| refusal("http://127.0.0.1:5000"))?;
     if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
         return Err(refusal("http://127.0.0.1:5000"));
     }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        // The example is this very URL without what follows the port.
+    // Credentials would be printed with the URL in every line about it.
+    let extra = url.path() != "/" || url.query().is_some() || url.fragment().is_some();
+    if extra || !url.username().is_empty() || url.password().is_some() {
+        // The example is this very URL without what does not belong.
         return Err(refusal(&url.origin().ascii_serialization()));
     }
-    Ok(text.trim().trim_end_matches('/').to_owned())
-}
-
-/// A `stack up --tempo-endpoint`: the Collector's OTLP gRPC exporter dials
-/// it as `HOST:PORT`, and a typo would only show when the Collector starts.
-fn host_port(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    let valid = text.rsplit_once(':').is_some_and(|(host, port)| {
-        !host.is_empty()
-            && !host.contains(['/', ' '])
-            && port.parse::<u16>().is_ok_and(|port| port != 0)
-    });
-    if valid {
-        Ok(text.to_owned())
-    } else {
-        Err(expected(
-            "HOST:PORT of a Tempo's OTLP gRPC receiver, without a scheme",
-            "tempo.example:4317 or 10.0.0.7:4317",
-            text,
-        ))
-    }
-}
-
-/// A `stack up --inbox-token`: an empty one would be taken for no flag at
-/// all (the saved token), which is not what someone who typed it meant.
-fn token(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        Err(expected(
-            "a token that is not empty (without one, the saved token is used)",
-            "the output of `openssl rand -hex 24`",
-            text,
-        ))
-    } else {
-        Ok(text.to_owned())
-    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// Settings of `stack up`. Port 0 means "pick a free port".
@@ -165,7 +131,7 @@ pub struct UpArgs {
 
     /// Bearer token for the inbox. Default: the token saved in the state
     /// directory, or a new random one.
-    #[arg(long, env = "INBOX_TOKEN", hide_env_values = true, value_parser = token)]
+    #[arg(long, env = "INBOX_TOKEN", hide_env_values = true)]
     pub inbox_token: Option<String>,
 
     /// The `service` binary. Default: next to the `stack` executable.
@@ -293,8 +259,9 @@ pub struct LoadArgs {
     pub cpu: bool,
 
     /// Milliseconds of CPU each drill request burns (service maximum 10000);
-    /// only with `--cpu`. No environment variable: one left exported would
-    /// refuse every plain `stack load`.
+    /// only with `--cpu`.
+    // No environment variable: one left exported would refuse every plain
+    // `stack load` (clap counts it as given).
     #[arg(long, default_value_t = 1000, requires = "cpu",
           value_parser = whole_number(1u32..=10_000, "1000"))]
     pub cpu_ms: u32,
@@ -331,33 +298,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_tempo_endpoint_is_host_and_port() {
-        for good in ["tempo:4317", "10.0.0.7:4317", "[::1]:4317"] {
-            assert_eq!(host_port(good).as_deref(), Ok(good));
-        }
-        for bad in [
-            "nohost",
-            "http://tempo:4317",
-            ":4317",
-            "tempo:0",
-            "tempo:port",
-            "",
-        ] {
-            let error = host_port(bad).expect_err(bad);
-            assert!(error.contains("HOST:PORT"), "{bad}: {error}");
-        }
-    }
-
-    #[test]
-    fn an_empty_inbox_token_is_refused_not_replaced() {
-        for empty in ["", "  "] {
-            let error = Cli::try_parse_from(["stack", "up", "--inbox-token", empty])
-                .expect_err("empty token");
-            assert!(error.to_string().contains("not empty"), "{error}");
-        }
-    }
-
     fn load_args(argv: &[&str]) -> Result<LoadArgs, clap::Error> {
         let mut full = vec!["stack", "load"];
         full.extend_from_slice(argv);
@@ -378,6 +318,7 @@ mod tests {
             ),
             ("127.0.0.1:5000", "http://127.0.0.1:5000"),
             ("ftp://127.0.0.1:5000", "http://127.0.0.1:5000"),
+            ("http://user:secret@127.0.0.1:5000", "http://127.0.0.1:5000"),
         ] {
             let text = load_args(&["--url", url]).expect_err(url).to_string();
             for part in [
@@ -391,6 +332,9 @@ mod tests {
         let args = load_args(&["--url", "http://127.0.0.1:5000/,https://10.0.0.2:5001"])
             .expect("base URLs");
         assert_eq!(args.url, ["http://127.0.0.1:5000", "https://10.0.0.2:5001"]);
+        // As the client will send it: no stray separator before the routes.
+        let args = load_args(&["--url", r"http:\\[::1]:5000\"]).expect("base URL");
+        assert_eq!(args.url, ["http://[::1]:5000"]);
     }
 
     #[test]

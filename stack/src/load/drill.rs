@@ -16,8 +16,9 @@ pub enum Probe {
     Limit(usize),
     /// The drill answered with an error: off (404), or otherwise refused.
     Refused { status: u16, message: String },
-    /// The answer is not the service's: not JSON, or JSON without the
-    /// service's fields. `start` is the beginning of the body, one line.
+    /// The answer is not the service's: an error status without the
+    /// service's JSON message. `start` is the beginning of the body, one
+    /// line.
     NotService { status: u16, start: String },
     /// No usable answer (no service, or one that does not name its limit).
     Unknown(String),
@@ -42,6 +43,14 @@ pub async fn probe(client: &reqwest::Client, base: &str) -> Probe {
 
 /// Reads the answer to `GET /api/cpu?ms=0`.
 pub fn read_answer(status: u16, body: &[u8]) -> Probe {
+    // A proxy in front (compose's nginx) answers these itself, with its own
+    // page, while the replicas behind it start or are down; the service
+    // answers 408 with no body. Either way the URL may well be right.
+    if matches!(status, 408 | 502 | 503 | 504) {
+        return Probe::Unknown(format!(
+            "it answered {status}: is the service (or every replica behind a proxy) up?"
+        ));
+    }
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
         return Probe::NotService {
             status,
@@ -157,12 +166,19 @@ mod tests {
         ));
         assert!(matches!(read_answer(429, b"{}"), Probe::Unknown(_)));
         assert_eq!(
-            read_answer(502, b"<h1>Bad Gateway</h1>\n"),
+            read_answer(404, b"<h1>Not Found</h1>\n"),
             Probe::NotService {
-                status: 502,
-                start: "<h1>Bad Gateway</h1>".to_owned()
+                status: 404,
+                start: "<h1>Not Found</h1>".to_owned()
             }
         );
+        // A proxy whose replicas are down, or the service's own 408.
+        for status in [408, 502, 503, 504] {
+            assert!(matches!(
+                read_answer(status, b"<h1>Bad Gateway</h1>\n"),
+                Probe::Unknown(_)
+            ));
+        }
         assert!(matches!(
             read_answer(500, br#"{"error":"x"}"#),
             Probe::NotService { status: 500, .. }

@@ -19,11 +19,6 @@ pub enum Failure {
     Other,
 }
 
-/// hyper's message when the peer closes the connection before answering.
-/// That error carries no `io::Error`, and hyper is not a dependency of this
-/// crate to ask it for its kind, so its text is what identifies it.
-const CLOSED_BEFORE_ANSWER: &str = "connection closed before message completed";
-
 impl Failure {
     pub fn of(error: &reqwest::Error) -> Self {
         if error.is_timeout() {
@@ -42,7 +37,12 @@ impl Failure {
                     _ => {}
                 }
             }
-            if error.to_string().contains(CLOSED_BEFORE_ANSWER) {
+            // The peer closed the connection before answering: hyper says
+            // so in its own error, with no `io::Error` under it.
+            if error
+                .downcast_ref::<hyper::Error>()
+                .is_some_and(hyper::Error::is_incomplete_message)
+            {
                 return Self::Closed;
             }
             cause = error.source();

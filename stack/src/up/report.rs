@@ -65,15 +65,17 @@ pub fn running(
             (TraceStore::External(endpoint), _) => {
                 println!("  the Collector sends it to the Tempo at {endpoint}");
             }
-            _ => {
+            (TraceStore::Absent, _) => {
                 if let Some(prometheus) = ports.url(Role::Prometheus) {
                     println!(
-                        "  no Tempo stores it; its trace id becomes an exemplar of the span \
-                         metrics at the Collector's next flush: \
-                         curl -sg '{prometheus}/api/v1/query_exemplars?query=traces_span_metrics_duration_seconds_bucket'"
+                        "  no Tempo stores it; once the Collector has flushed its span metrics \
+                         and Prometheus scraped them, the trace id is among the exemplars \
+                         (grep for it): curl -sg \
+                         '{prometheus}/api/v1/query_exemplars?query=traces_span_metrics_duration_seconds_bucket'"
                     );
                 }
             }
+            (TraceStore::Local, None) => {}
         }
     }
     let stack = std::env::current_exe()
