@@ -7,7 +7,6 @@
 //! processor's export thread.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::log_limit::LogLimit;
@@ -15,12 +14,14 @@ use crate::log_limit::LogLimit;
 /// Shortest interval between two "export failing" log lines.
 pub const REPORT_EVERY: Duration = Duration::from_secs(30);
 
-/// The export outcomes of one endpoint, logged at a limited rate.
+/// The export outcomes of one endpoint, logged at a limited rate. Owned by
+/// the export thread, the one place exports happen.
 pub struct ExportLog {
     endpoint: String,
-    failing: AtomicBool,
-    failed_batches: AtomicU64,
-    failed_spans: AtomicU64,
+    failing: bool,
+    /// Lost since the last report.
+    failed_batches: u64,
+    failed_spans: u64,
     reports: LogLimit,
 }
 
@@ -38,42 +39,38 @@ impl ExportLog {
     pub fn new(endpoint: String) -> Self {
         Self {
             endpoint,
-            failing: AtomicBool::new(false),
-            failed_batches: AtomicU64::new(0),
-            failed_spans: AtomicU64::new(0),
+            failing: false,
+            failed_batches: 0,
+            failed_spans: 0,
             reports: LogLimit::new(REPORT_EVERY),
         }
     }
 
     /// A batch was exported.
-    pub fn on_success(&self) {
-        if self.failing.swap(false, Ordering::AcqRel) {
-            let batches = self.failed_batches.swap(0, Ordering::AcqRel);
-            let spans = self.failed_spans.swap(0, Ordering::AcqRel);
+    pub fn on_success(&mut self) {
+        if std::mem::take(&mut self.failing) {
             tracing::info!(
                 endpoint = %self.endpoint,
-                lost_batches = batches,
-                lost_spans = spans,
+                lost_batches = std::mem::take(&mut self.failed_batches),
+                lost_spans = std::mem::take(&mut self.failed_spans),
                 "span export works again"
             );
         }
     }
 
     /// A batch of `spans` spans could not be exported.
-    pub fn on_failure(&self, error: &dyn fmt::Display, spans: usize) {
-        self.failing.store(true, Ordering::Release);
-        self.failed_batches.fetch_add(1, Ordering::AcqRel);
-        self.failed_spans.fetch_add(spans as u64, Ordering::AcqRel);
+    pub fn on_failure(&mut self, error: &dyn fmt::Display, spans: usize) {
+        self.failing = true;
+        self.failed_batches += 1;
+        self.failed_spans += spans as u64;
         if self.reports.pass(false).is_none() {
             return;
         }
-        let batches = self.failed_batches.swap(0, Ordering::AcqRel);
-        let spans = self.failed_spans.swap(0, Ordering::AcqRel);
         tracing::warn!(
             endpoint = %self.endpoint,
             %error,
-            lost_batches = batches,
-            lost_spans = spans,
+            lost_batches = std::mem::take(&mut self.failed_batches),
+            lost_spans = std::mem::take(&mut self.failed_spans),
             "span export failing; requests are unaffected, spans are dropped (next report in {}s at most)",
             REPORT_EVERY.as_secs()
         );

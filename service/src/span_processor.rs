@@ -59,7 +59,7 @@ impl EncodingProcessor {
     /// `runtime` (where the exporter's connection runs).
     pub fn new(
         exporter: GrpcSpanExporter,
-        log: ExportLog,
+        mut log: ExportLog,
         queue: Arc<SpanQueue>,
         config: BatchConfig,
         runtime: Handle,

@@ -176,7 +176,7 @@ fn not_running() -> OTelSdkError {
 pub fn spawn(
     shared: Arc<Shared>,
     delay: Duration,
-    export: impl Fn(&Batch, &Resource) -> Result<(), String> + Send + 'static,
+    export: impl FnMut(&Batch, &Resource) -> Result<(), String> + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("span-export".to_owned())
@@ -198,7 +198,11 @@ impl Drop for Closing<'_> {
 }
 
 /// The export loop; returns once the stop's flush is done.
-fn run(shared: &Shared, delay: Duration, export: impl Fn(&Batch, &Resource) -> Result<(), String>) {
+fn run(
+    shared: &Shared,
+    delay: Duration,
+    mut export: impl FnMut(&Batch, &Resource) -> Result<(), String>,
+) {
     // A span waits at most `delay` after everything was last sent.
     let mut due = deadline(delay);
     loop {
