@@ -15,8 +15,10 @@
 //!   (414 for a long URI) from hyper, and no more than that is buffered.
 //! - **Connection cap.** At most [`Limits::max_connections`] connections are
 //!   open, never more than the file-descriptor limit allows. At the cap a
-//!   new connection replaces the oldest one that has no request running, so
-//!   a flood of silent connections cannot lock real clients out.
+//!   new connection replaces the oldest one that has no request running,
+//!   failing that the oldest whose request waits for body bytes the client
+//!   does not send, so a flood of silent connections or stalled uploads
+//!   cannot lock real clients out.
 //! - **Lame-duck drain.** When the stop future completes (the caller makes
 //!   readiness fail first), the server goes on serving, new connections
 //!   included, for [`Drain::lame_duck`], while load balancers notice. Then

@@ -3,7 +3,7 @@
 //! for.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -22,6 +22,8 @@ pub struct ConnectionState {
     pub expired: Notify,
     /// Fired (to current waiters only) whenever a request starts.
     pub started: Notify,
+    /// A request's handler waits for body bytes the client has not sent.
+    awaiting_body: AtomicBool,
     /// When the connection was accepted.
     opened: Instant,
     /// When it was last busy (accepted, a request ended, response bytes
@@ -36,6 +38,7 @@ impl ConnectionState {
             evicted: Notify::new(),
             expired: Notify::new(),
             started: Notify::new(),
+            awaiting_body: AtomicBool::new(false),
             opened: Instant::now(),
             idle_since_ms: AtomicU64::new(0),
         }
@@ -43,6 +46,18 @@ impl ConnectionState {
 
     fn is_idle(&self) -> bool {
         self.running.load(Ordering::Acquire) == 0
+    }
+
+    /// Whether its request is stuck on a body the client does not send: to
+    /// the cap, as good as idle (else a flood of stalled uploads would hold
+    /// every place until the request timeout).
+    fn is_stalled(&self) -> bool {
+        !self.is_idle() && self.awaiting_body.load(Ordering::Acquire)
+    }
+
+    /// Whether the handler now waits for body bytes (see [`Self::is_stalled`]).
+    pub fn set_awaiting_body(&self, waiting: bool) {
+        self.awaiting_body.store(waiting, Ordering::Release);
     }
 
     /// The connection was busy until now: the wait for the next request
@@ -99,21 +114,22 @@ impl Registry {
     /// Whether [`Registry::admit`] would find a place now.
     pub fn can_admit(&self) -> bool {
         let inner = self.lock();
-        inner.open.len() < self.max || inner.open.values().any(|c| c.is_idle())
+        inner.open.len() < self.max || inner.open.values().any(|c| c.is_idle() || c.is_stalled())
     }
 
     /// A place for a new connection: a free one, or the place of the oldest
-    /// connection with no request running, which is told to close. `None`
+    /// connection with no request running (failing that, of the oldest one
+    /// whose request is stalled on its body), which is told to close. `None`
     /// when every connection is busy.
     pub fn admit(&self) -> Option<Admission> {
         let mut inner = self.lock();
         if inner.open.len() >= self.max {
-            let oldest_idle = inner
-                .open
-                .iter()
-                .find(|(_, c)| c.is_idle())
-                .map(|(id, _)| *id)?;
-            if let Some(evicted) = inner.open.remove(&oldest_idle) {
+            let oldest = |pick: fn(&ConnectionState) -> bool| {
+                inner.open.iter().find(|(_, c)| pick(c)).map(|(id, _)| *id)
+            };
+            let evict =
+                oldest(ConnectionState::is_idle).or_else(|| oldest(ConnectionState::is_stalled))?;
+            if let Some(evicted) = inner.open.remove(&evict) {
                 // notify_one keeps the wake-up if the task is not waiting yet.
                 evicted.evicted.notify_one();
             }
@@ -179,6 +195,27 @@ mod tests {
         let woken = second.state.evicted.notified();
         tokio::pin!(woken);
         assert!(futures_ready(woken.as_mut()));
+    }
+
+    #[test]
+    fn at_the_cap_an_idle_connection_goes_first_then_a_stalled_upload() {
+        let registry = Registry::new(3);
+        let stalled = registry.admit().expect("room");
+        let busy = registry.admit().expect("room");
+        let idle = registry.admit().expect("room");
+        stalled.state.running.store(1, Ordering::Release);
+        stalled.state.set_awaiting_body(true);
+        busy.state.running.store(1, Ordering::Release);
+        let fourth = registry.admit().expect("the idle one is evicted");
+        fourth.state.running.store(1, Ordering::Release);
+        let fifth = registry.admit().expect("then the stalled one");
+        assert_eq!(
+            registry.lock().open.keys().copied().collect::<Vec<_>>(),
+            [busy.id, fourth.id, fifth.id]
+        );
+        assert!(idle.id < fourth.id);
+        fifth.state.running.store(1, Ordering::Release);
+        assert!(!registry.can_admit(), "the rest are busy");
     }
 
     #[test]

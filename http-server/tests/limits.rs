@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::routing::get;
+use axum::body::Body;
+use axum::routing::{get, post};
 use http_server::{Drain, Limits, Observer, Rejection, Stopped, serve};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -30,6 +31,8 @@ struct Server {
     seen: Arc<Seen>,
     /// Fired when a `/slow` request has reached its handler.
     slow_started: Arc<tokio::sync::Notify>,
+    /// Fired when a `POST /upload` handler starts reading its body.
+    upload_started: Arc<tokio::sync::Notify>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Stopped>,
 }
@@ -37,6 +40,8 @@ struct Server {
 async fn start(max_connections: usize, drain: Drain) -> Server {
     let slow_started = Arc::new(tokio::sync::Notify::new());
     let started = slow_started.clone();
+    let upload_started = Arc::new(tokio::sync::Notify::new());
+    let reading = upload_started.clone();
     let router = Router::new()
         .route("/", get(|| async { "ok" }))
         .route(
@@ -47,7 +52,17 @@ async fn start(max_connections: usize, drain: Drain) -> Server {
                 "slow"
             }),
         )
-        .route("/big", get(|| async { vec![b'x'; BIG] }));
+        .route("/big", get(|| async { vec![b'x'; BIG] }))
+        .route(
+            "/upload",
+            post(move |body: Body| async move {
+                reading.notify_one();
+                let bytes = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .map_or(0, |b| b.len());
+                bytes.to_string()
+            }),
+        );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let seen = Arc::new(Seen::default());
@@ -72,6 +87,7 @@ async fn start(max_connections: usize, drain: Drain) -> Server {
         addr,
         seen,
         slow_started,
+        upload_started,
         stop: Some(stop),
         task,
     }
@@ -228,6 +244,30 @@ async fn at_the_cap_silent_connections_make_room_for_a_real_client() {
             .await
             .expect("write");
         silent.push(stream);
+    }
+    let started = Instant::now();
+    let answer = get_ok(server.addr).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn at_the_cap_stalled_uploads_make_room_for_a_real_client() {
+    let server = start(4, QUICK).await;
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream
+            .write_all(b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{")
+            .await
+            .expect("write");
+        // Its handler runs and waits for the other 999 bytes.
+        server.upload_started.notified().await;
+        stalled.push(stream);
     }
     let started = Instant::now();
     let answer = get_ok(server.addr).await;
