@@ -95,11 +95,7 @@ async fn start(max_connections: usize, drain: Drain) -> Server {
 
 /// A connection whose `GET /slow` is running in its handler.
 async fn slow_request_running(server: &Server) -> TcpStream {
-    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
-    stream
-        .write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .expect("write");
+    let stream = connect_and_send(server.addr, b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n").await;
     server.slow_started.notified().await;
     stream
 }
@@ -108,6 +104,13 @@ const QUICK: Drain = Drain {
     lame_duck: Duration::from_millis(50),
     grace: Duration::from_secs(2),
 };
+
+/// A connection to `addr` that has sent `bytes`.
+async fn connect_and_send(addr: std::net::SocketAddr, bytes: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
+    stream
+}
 
 /// Sends `request` and reads until the server closes or `limit` passes.
 async fn exchange(stream: &mut TcpStream, request: &[u8], limit: Duration) -> String {
@@ -186,11 +189,7 @@ async fn a_slow_header_is_cut_off_and_reported() {
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed() {
     let server = start(100, QUICK).await;
-    let mut client = TcpStream::connect(server.addr).await.expect("connect");
-    client
-        .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .expect("write");
+    let mut client = connect_and_send(server.addr, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await;
     let answer = read_until_closed(&mut client, Duration::from_secs(3)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
@@ -198,11 +197,7 @@ async fn an_idle_keep_alive_connection_is_closed() {
 #[tokio::test]
 async fn a_client_that_stops_reading_its_response_is_closed() {
     let server = start(100, QUICK).await;
-    let mut client = TcpStream::connect(server.addr).await.expect("connect");
-    client
-        .write_all(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .expect("write");
+    let mut client = connect_and_send(server.addr, b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n").await;
     // The server's writes stall once the buffers are full; after the
     // header timeout without progress it closes the connection, and what
     // was sent before is all there is to read.
@@ -217,11 +212,11 @@ async fn a_client_that_stops_reading_its_response_is_closed() {
 #[tokio::test]
 async fn at_the_cap_a_client_that_pipelines_without_reading_makes_room() {
     let server = start(1, QUICK).await;
-    let mut stuck = TcpStream::connect(server.addr).await.expect("connect");
-    stuck
-        .write_all(&b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n".repeat(4))
-        .await
-        .expect("write");
+    let _stuck = connect_and_send(
+        server.addr,
+        &b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n".repeat(4),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
     let answer = get_ok(server.addr).await;
@@ -238,11 +233,7 @@ async fn at_the_cap_silent_connections_make_room_for_a_real_client() {
     let server = start(8, QUICK).await;
     let mut silent = Vec::new();
     for _ in 0..20 {
-        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
-        stream
-            .write_all(b"GET / HTTP/1.1\r\n")
-            .await
-            .expect("write");
+        let stream = connect_and_send(server.addr, b"GET / HTTP/1.1\r\n").await;
         silent.push(stream);
     }
     let started = Instant::now();
@@ -260,11 +251,11 @@ async fn at_the_cap_stalled_uploads_make_room_for_a_real_client() {
     let server = start(4, QUICK).await;
     let mut stalled = Vec::new();
     for _ in 0..4 {
-        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
-        stream
-            .write_all(b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{")
-            .await
-            .expect("write");
+        let stream = connect_and_send(
+            server.addr,
+            b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{",
+        )
+        .await;
         // Its handler runs and waits for the other 999 bytes.
         server.upload_started.notified().await;
         stalled.push(stream);
@@ -317,11 +308,7 @@ async fn hyper_level_rejections_are_answered_and_reported() {
         assert!(answer.starts_with(status), "{rejection:?}: {answer:?}");
         expected.push(rejection);
     }
-    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nhost: x\r\nx-half")
-        .await
-        .expect("write");
+    let stream = connect_and_send(server.addr, b"GET / HTTP/1.1\r\nhost: x\r\nx-half").await;
     drop(stream);
     expected.push(Rejection::ClientClosed);
     expected.sort();
@@ -363,11 +350,7 @@ async fn a_head_still_trickling_in_does_not_hold_up_the_stop() {
         grace: Duration::from_secs(10),
     };
     let mut server = start(100, drain).await;
-    let mut trickling = TcpStream::connect(server.addr).await.expect("connect");
-    trickling
-        .write_all(b"GET / HTTP/1.1\r\nhost")
-        .await
-        .expect("write");
+    let _trickling = connect_and_send(server.addr, b"GET / HTTP/1.1\r\nhost").await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = Instant::now();
     let _ = server.stop.take().map(|stop| stop.send(()));
