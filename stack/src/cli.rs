@@ -44,7 +44,7 @@ pub const MAX_RATE: f64 = 1_000_000.0;
 /// A `stack load --url`: the service's base URL. `stack load` appends each
 /// route's whole path to it, so a path here would prefix every route.
 fn service_url(text: &str) -> Result<String, String> {
-    const FORM: &str = "the service's base URL without a path, query, fragment or credentials (--route gives the paths)";
+    const FORM: &str = "the service's http(s) base URL without a path, query, fragment or credentials (--route gives the paths)";
     let refusal = |example: &str| expected(FORM, example, text);
     let url = reqwest::Url::parse(text.trim()).map_err(|_| refusal("http://127.0.0.1:5000"))?;
     if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
@@ -323,7 +323,7 @@ mod tests {
             let text = load_args(&["--url", url]).expect_err(url).to_string();
             for part in [
                 "--url",
-                "expected the service's base URL without a path",
+                "expected the service's http(s) base URL without a path",
                 &format!("such as {instead}, got {url:?}"),
             ] {
                 assert!(text.contains(part), "{url}: {text}");

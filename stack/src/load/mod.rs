@@ -220,7 +220,11 @@ fn describe_routes(routes: &[Route]) -> String {
     if names.len() <= 3 {
         names.join(", ")
     } else {
-        format!("a mix of {} routes", names.len())
+        format!(
+            "a mix of {} routes, {} requests a turn",
+            names.len(),
+            routes.len()
+        )
     }
 }
 

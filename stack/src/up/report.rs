@@ -78,9 +78,7 @@ pub fn running(
             (TraceStore::Local, None) => {}
         }
     }
-    let stack = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "stack".into());
+    let stack = this_program();
     let urls: Vec<String> = services.iter().map(|url| format!("--url {url}")).collect();
     println!(
         "Try: {stack} load {}   |   Ctrl-C stops everything.",
@@ -103,6 +101,13 @@ fn collector_endpoints(ports: &Ports) {
     }
 }
 
+/// How to run this `stack` again, for the commands the report suggests.
+fn this_program() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "stack".into())
+}
+
 /// The optional components that do not run, why, and what to do.
 pub fn not_running(
     located: &Located,
@@ -110,7 +115,7 @@ pub fn not_running(
     store: &TraceStore,
     collector_runs: bool,
 ) {
-    let stack = "./target/release/stack";
+    let stack = this_program();
     for (program, reason) in &located.missing {
         let remedy = match program {
             Program::Otelcol => format!(
