@@ -190,7 +190,7 @@ async fn answers(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     match request.send().await {
         Ok(_) => Ok(()),
         Err(error) => bail!(
-            "nothing answers at {base} ({}); is the service running? `stack up` starts it",
+            "nothing answers at {base} ({}); is the service running? (`stack up` starts it, and says so when it exits)",
             cli_values::error_report(&error)
         ),
     }
