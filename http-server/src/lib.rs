@@ -16,9 +16,10 @@
 //! - **Connection cap.** At most [`Limits::max_connections`] connections are
 //!   open, never more than the file-descriptor limit allows. At the cap a
 //!   new connection replaces the oldest one that has no request running,
-//!   failing that the oldest whose request waits for body bytes the client
-//!   does not send, so a flood of silent connections or stalled uploads
-//!   cannot lock real clients out.
+//!   failing that the one whose request has waited longest for body bytes
+//!   the client does not send (for more than an eighth of the header
+//!   timeout), so a flood of silent connections or stalled uploads cannot
+//!   lock real clients out.
 //! - **Lame-duck drain.** When the stop future completes (the caller makes
 //!   readiness fail first), the server goes on serving, new connections
 //!   included, for [`Drain::lame_duck`], while load balancers notice. Then
@@ -103,6 +104,23 @@ fn sweep_every(header_timeout: Duration) -> Duration {
     (header_timeout / 8).max(Duration::from_millis(5))
 }
 
+/// A place for a connection just accepted. The place the accept loop saw
+/// may be gone by now (every connection became busy), and one may come
+/// soon (an upload found stalled once it has waited `patience`): the
+/// connection waits that long, not in the registry, before it is closed.
+async fn admit_soon(registry: &Registry, patience: Duration) -> Option<Admission> {
+    let deadline = tokio::time::Instant::now() + patience + FULL_RETRY;
+    loop {
+        if let Some(admission) = registry.admit() {
+            return Some(admission);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(FULL_RETRY).await;
+    }
+}
+
 /// The connection cap that fits the open-file limit.
 pub fn effective_max_connections(wanted: usize) -> usize {
     let mut limit = libc_rlimit_nofile().unwrap_or(u64::MAX);
@@ -141,7 +159,9 @@ pub async fn serve(
             "the open-file limit (ulimit -n) caps the connections"
         );
     }
-    let registry = Arc::new(Registry::new(max_connections));
+    // A request body that gets no byte for a sweep interval is stalled.
+    let patience = sweep_every(limits.header_timeout);
+    let registry = Arc::new(Registry::new(max_connections, patience));
     let mut builder = http1::Builder::new();
     builder.max_buf_size(limits.max_head_bytes.max(8192));
     let shared = Arc::new(connection::Shared {
@@ -172,13 +192,15 @@ pub async fn serve(
             () = &mut lame_duck => break,
             accepted = listener.accept(), if can_admit => match accepted {
                 Ok((stream, _)) => {
-                    // Every connection became busy meanwhile: this one closes.
-                    let Some(Admission { id, state }) = registry.admit() else { continue };
                     let shared = Arc::clone(&shared);
                     let registry = Arc::clone(&registry);
                     let closing = closing_rx.clone();
                     let reclaim = Arc::clone(&reclaim);
                     tasks.spawn(async move {
+                        let Some(Admission { id, state }) = admit_soon(&registry, patience).await
+                        else {
+                            return;
+                        };
                         connection::run(stream, &state, &shared, closing).await;
                         registry.remove(id);
                         reclaim.connection_closed();

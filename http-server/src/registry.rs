@@ -3,7 +3,7 @@
 //! for.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -22,8 +22,10 @@ pub struct ConnectionState {
     pub expired: Notify,
     /// Fired (to current waiters only) whenever a request starts.
     pub started: Notify,
-    /// A request's handler waits for body bytes the client has not sent.
-    awaiting_body: AtomicBool,
+    /// Since when (milliseconds since `opened`) a request's handler has
+    /// been waiting for body bytes the client has not sent;
+    /// [`NOT_AWAITING`] when it is not.
+    awaiting_body_since_ms: AtomicU64,
     /// When the connection was accepted.
     opened: Instant,
     /// When it was last busy (accepted, a request ended, response bytes
@@ -38,7 +40,7 @@ impl ConnectionState {
             evicted: Notify::new(),
             expired: Notify::new(),
             started: Notify::new(),
-            awaiting_body: AtomicBool::new(false),
+            awaiting_body_since_ms: AtomicU64::new(NOT_AWAITING),
             opened: Instant::now(),
             idle_since_ms: AtomicU64::new(0),
         }
@@ -48,16 +50,38 @@ impl ConnectionState {
         self.running.load(Ordering::Acquire) == 0
     }
 
-    /// Whether its request is stuck on a body the client does not send: to
-    /// the cap, as good as idle (else a flood of stalled uploads would hold
-    /// every place until the request timeout).
-    fn is_stalled(&self) -> bool {
-        !self.is_idle() && self.awaiting_body.load(Ordering::Acquire)
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(NOT_AWAITING - 1)
     }
 
-    /// Whether the handler now waits for body bytes (see [`Self::is_stalled`]).
+    /// Since when its request has waited for body bytes the client does not
+    /// send, if for longer than `patience`: to the cap, such a connection is
+    /// as good as idle (else a flood of stalled uploads would hold every
+    /// place until the request timeout). A body just between two packets
+    /// is not stalled.
+    fn stalled_since(&self, patience: Duration) -> Option<Instant> {
+        let since = self.awaiting_body_since_ms.load(Ordering::Relaxed);
+        let patience = u64::try_from(patience.as_millis()).unwrap_or(u64::MAX);
+        let stalled = since != NOT_AWAITING
+            && !self.is_idle()
+            && self.elapsed_ms().saturating_sub(since) > patience;
+        stalled.then(|| self.opened + Duration::from_millis(since))
+    }
+
+    /// Whether the handler now waits for body bytes: the wait counts from
+    /// the first poll that found none.
     pub fn set_awaiting_body(&self, waiting: bool) {
-        self.awaiting_body.store(waiting, Ordering::Release);
+        if waiting {
+            let _ = self.awaiting_body_since_ms.compare_exchange(
+                NOT_AWAITING,
+                self.elapsed_ms(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        } else {
+            self.awaiting_body_since_ms
+                .store(NOT_AWAITING, Ordering::Relaxed);
+        }
     }
 
     /// The connection was busy until now: the wait for the next request
@@ -84,9 +108,15 @@ pub struct Admission {
     pub state: Arc<ConnectionState>,
 }
 
+/// `awaiting_body_since_ms` when no handler waits for body bytes.
+const NOT_AWAITING: u64 = u64::MAX;
+
 #[derive(Debug)]
 pub struct Registry {
     max: usize,
+    /// How long a request may wait for body bytes before, at the cap, its
+    /// connection may make room for a new one.
+    patience: Duration,
     inner: Mutex<Inner>,
 }
 
@@ -98,9 +128,10 @@ struct Inner {
 }
 
 impl Registry {
-    pub fn new(max: usize) -> Self {
+    pub fn new(max: usize, patience: Duration) -> Self {
         Self {
             max: max.max(1),
+            patience,
             inner: Mutex::default(),
         }
     }
@@ -114,21 +145,30 @@ impl Registry {
     /// Whether [`Registry::admit`] would find a place now.
     pub fn can_admit(&self) -> bool {
         let inner = self.lock();
-        inner.open.len() < self.max || inner.open.values().any(|c| c.is_idle() || c.is_stalled())
+        inner.open.len() < self.max
+            || inner
+                .open
+                .values()
+                .any(|c| c.is_idle() || c.stalled_since(self.patience).is_some())
     }
 
     /// A place for a new connection: a free one, or the place of the oldest
-    /// connection with no request running (failing that, of the oldest one
-    /// whose request is stalled on its body), which is told to close. `None`
-    /// when every connection is busy.
+    /// connection with no request running (failing that, of the one whose
+    /// request has waited longest for its body), which is told to close.
+    /// `None` when every connection is busy.
     pub fn admit(&self) -> Option<Admission> {
         let mut inner = self.lock();
         if inner.open.len() >= self.max {
-            let oldest = |pick: fn(&ConnectionState) -> bool| {
-                inner.open.iter().find(|(_, c)| pick(c)).map(|(id, _)| *id)
+            let oldest_idle = inner.open.iter().find(|(_, c)| c.is_idle());
+            let longest_stalled = || {
+                inner
+                    .open
+                    .iter()
+                    .filter_map(|(id, c)| Some((c.stalled_since(self.patience)?, id)))
+                    .min()
+                    .map(|(_, id)| id)
             };
-            let evict =
-                oldest(ConnectionState::is_idle).or_else(|| oldest(ConnectionState::is_stalled))?;
+            let evict = *oldest_idle.map(|(id, _)| id).or_else(longest_stalled)?;
             if let Some(evicted) = inner.open.remove(&evict) {
                 // notify_one keeps the wake-up if the task is not waiting yet.
                 evicted.evicted.notify_one();
@@ -179,7 +219,7 @@ mod tests {
 
     #[test]
     fn at_the_cap_the_oldest_idle_connection_makes_room() {
-        let registry = Registry::new(2);
+        let registry = Registry::new(2, Duration::ZERO);
         let first = registry.admit().expect("room");
         let second = registry.admit().expect("room");
         first.state.running.store(1, Ordering::Release);
@@ -198,14 +238,26 @@ mod tests {
     }
 
     #[test]
+    fn a_body_between_two_packets_is_not_stalled() {
+        let registry = Registry::new(1, Duration::from_secs(3600));
+        let uploading = registry.admit().expect("room");
+        uploading.state.running.store(1, Ordering::Release);
+        uploading.state.set_awaiting_body(true);
+        assert!(!registry.can_admit());
+        assert!(registry.admit().is_none());
+    }
+
+    #[test]
     fn at_the_cap_an_idle_connection_goes_first_then_a_stalled_upload() {
-        let registry = Registry::new(3);
+        let registry = Registry::new(3, Duration::ZERO);
         let stalled = registry.admit().expect("room");
         let busy = registry.admit().expect("room");
         let idle = registry.admit().expect("room");
         stalled.state.running.store(1, Ordering::Release);
         stalled.state.set_awaiting_body(true);
         busy.state.running.store(1, Ordering::Release);
+        // Waiting for longer than no time at all (the clock counts in ms).
+        std::thread::sleep(Duration::from_millis(2));
         let fourth = registry.admit().expect("the idle one is evicted");
         fourth.state.running.store(1, Ordering::Release);
         let fifth = registry.admit().expect("then the stalled one");
@@ -220,7 +272,7 @@ mod tests {
 
     #[test]
     fn when_every_connection_is_busy_there_is_no_room() {
-        let registry = Registry::new(1);
+        let registry = Registry::new(1, Duration::ZERO);
         let only = registry.admit().expect("room");
         only.state.running.store(1, Ordering::Release);
         assert!(!registry.can_admit());
@@ -232,7 +284,7 @@ mod tests {
 
     #[test]
     fn only_connections_idle_longer_than_the_limit_expire() {
-        let registry = Registry::new(3);
+        let registry = Registry::new(3, Duration::ZERO);
         let busy = registry.admit().expect("room");
         let idle = registry.admit().expect("room");
         busy.state.running.store(1, Ordering::Release);

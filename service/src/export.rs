@@ -46,13 +46,23 @@ impl ExportLog {
         }
     }
 
+    /// Batches and spans lost since the last report, counting afresh.
+    fn take_lost(&mut self) -> (u64, u64) {
+        (
+            std::mem::take(&mut self.failed_batches),
+            std::mem::take(&mut self.failed_spans),
+        )
+    }
+
     /// A batch was exported.
     pub fn on_success(&mut self) {
         if std::mem::take(&mut self.failing) {
+            // Taken outside the macro, which skips its fields when the level is off.
+            let (batches, spans) = self.take_lost();
             tracing::info!(
                 endpoint = %self.endpoint,
-                lost_batches = std::mem::take(&mut self.failed_batches),
-                lost_spans = std::mem::take(&mut self.failed_spans),
+                lost_batches = batches,
+                lost_spans = spans,
                 "span export works again"
             );
         }
@@ -66,11 +76,12 @@ impl ExportLog {
         if self.reports.pass(false).is_none() {
             return;
         }
+        let (batches, spans) = self.take_lost();
         tracing::warn!(
             endpoint = %self.endpoint,
             %error,
-            lost_batches = std::mem::take(&mut self.failed_batches),
-            lost_spans = std::mem::take(&mut self.failed_spans),
+            lost_batches = batches,
+            lost_spans = spans,
             "span export failing; requests are unaffected, spans are dropped (next report in {}s at most)",
             REPORT_EVERY.as_secs()
         );
