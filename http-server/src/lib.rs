@@ -192,15 +192,20 @@ pub async fn serve(
             () = &mut lame_duck => break,
             accepted = listener.accept(), if can_admit => match accepted {
                 Ok((stream, _)) => {
+                    // Admitted here, so the next turn of the loop sees the
+                    // place taken; only a connection that found none waits
+                    // in its task.
+                    let admitted = registry.admit();
                     let shared = Arc::clone(&shared);
                     let registry = Arc::clone(&registry);
                     let closing = closing_rx.clone();
                     let reclaim = Arc::clone(&reclaim);
                     tasks.spawn(async move {
-                        let Some(Admission { id, state }) = admit_soon(&registry, patience).await
-                        else {
-                            return;
+                        let admitted = match admitted {
+                            Some(admission) => Some(admission),
+                            None => admit_soon(&registry, patience).await,
                         };
+                        let Some(Admission { id, state }) = admitted else { return };
                         connection::run(stream, &state, &shared, closing).await;
                         registry.remove(id);
                         reclaim.connection_closed();
