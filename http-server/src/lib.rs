@@ -11,15 +11,16 @@
 //!   goes about 1 to 1.125 limits after it became idle. (hyper's own
 //!   `header_read_timeout` is exact, but arms a timer for every request:
 //!   docs/performance.md has what that cost.)
-//! - **Head size.** A head larger than [`Limits::max_head_bytes`] gets 431
-//!   (414 for a long URI) from hyper, and no more than that is buffered.
+//! - **Head size.** A head larger than [`Limits::max_head_bytes`] (a long
+//!   URI included) gets 431 from hyper, and no more than that is buffered.
 //! - **Connection cap.** At most [`Limits::max_connections`] connections are
 //!   open, never more than the file-descriptor limit allows. At the cap a
 //!   new connection replaces the oldest one that has no request running,
 //!   failing that the one whose request has waited longest for body bytes
 //!   the client does not send (for more than an eighth of the header
 //!   timeout), so a flood of silent connections or stalled uploads cannot
-//!   lock real clients out.
+//!   lock real clients out. When requests really running fill the cap, a
+//!   new connection is closed.
 //! - **Lame-duck drain.** When the stop future completes (the caller makes
 //!   readiness fail first), the server goes on serving, new connections
 //!   included, for [`Drain::lame_duck`], while load balancers notice. Then
