@@ -61,7 +61,7 @@ impl Drop for Running {
 }
 
 /// A request body, noting whether the handler waits for bytes the client
-/// has not sent yet (see the registry's `is_stalled`).
+/// has not sent yet (see the registry's `stalled_since`).
 struct WatchedBody {
     body: Incoming,
     state: Arc<ConnectionState>,

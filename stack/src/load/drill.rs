@@ -16,9 +16,9 @@ pub enum Probe {
     Limit(usize),
     /// The drill answered with an error: off (404), or otherwise refused.
     Refused { status: u16, message: String },
-    /// The answer is not the service's: an error status without the
-    /// service's JSON message. `start` is the beginning of the body, one
-    /// line.
+    /// The answer is not the service's: not JSON, or an error status
+    /// without the service's JSON message. `start` is the beginning of the
+    /// body, one line.
     NotService { status: u16, start: String },
     /// No usable answer (no service, or one that does not name its limit).
     Unknown(String),
