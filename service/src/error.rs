@@ -8,7 +8,8 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -70,6 +71,10 @@ impl ApiError {
     }
 }
 
+/// What a 429 tells the client in `Retry-After` (seconds): a busy slot
+/// frees within a burn, and a retry a second later is a fair next try.
+const RETRY_AFTER_SECONDS: HeaderValue = HeaderValue::from_static("1");
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
@@ -78,7 +83,13 @@ impl IntoResponse for ApiError {
             error: code,
             message: &message,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, RETRY_AFTER_SECONDS);
+        }
+        response
     }
 }
 
@@ -106,4 +117,18 @@ pub async fn not_found() -> ApiError {
 /// Fallback for a known path with a method it does not accept.
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed("method not allowed for this path".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_429_says_when_to_retry_and_other_errors_do_not() {
+        let busy = ApiError::TooManyRequests("busy".to_owned()).into_response();
+        assert_eq!(busy.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(busy.headers().get(RETRY_AFTER), Some(&RETRY_AFTER_SECONDS));
+        let bad = ApiError::BadRequest("bad".to_owned()).into_response();
+        assert_eq!(bad.headers().get(RETRY_AFTER), None);
+    }
 }

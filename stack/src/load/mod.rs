@@ -130,7 +130,7 @@ async fn execute(mut plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
                 Pace::Rate(r) => format!("{r} req/s"),
             },
             match plan.limit {
-                Limit::Requests(n) => format!("{n} requests"),
+                Limit::Requests(n) => summary::requests(n),
                 Limit::Duration(d) => humantime::format_duration(d).to_string(),
             },
         );

@@ -160,6 +160,14 @@ pub struct Latency {
     pub max: f64,
 }
 
+/// `1 request`, `2 requests`.
+pub fn requests(count: u64) -> String {
+    match count {
+        1 => "1 request".to_owned(),
+        n => format!("{n} requests"),
+    }
+}
+
 impl Summary {
     /// Human-readable report.
     pub fn render(&self) -> String {
@@ -172,10 +180,10 @@ impl Summary {
             format!(" ({causes})")
         };
         let mut out = format!(
-            "sent {} requests in {:.2}s ({:.1} req/s)\n\
+            "sent {} in {:.2}s ({:.1} req/s)\n\
              status: 2xx {}  3xx {}  4xx {}  5xx {}  no response {}{causes}\n\
              latency: p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms\n",
-            self.sent,
+            requests(self.sent),
             self.elapsed_secs,
             self.requests_per_sec,
             s.success,
@@ -203,6 +211,13 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_request_is_singular() {
+        assert_eq!(requests(1), "1 request");
+        assert_eq!(requests(0), "0 requests");
+        assert_eq!(requests(2), "2 requests");
+    }
 
     #[test]
     fn counts_classes_and_routes() {
