@@ -50,8 +50,10 @@ impl ConnectionState {
         self.running.load(Ordering::Acquire) == 0
     }
 
+    /// Milliseconds since the connection was accepted: the clock of
+    /// `idle_since_ms` and `awaiting_body_since_ms`.
     fn elapsed_ms(&self) -> u64 {
-        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(NOT_AWAITING - 1)
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Since when its request has waited for body bytes the client does not
@@ -74,7 +76,7 @@ impl ConnectionState {
         if waiting {
             let _ = self.awaiting_body_since_ms.compare_exchange(
                 NOT_AWAITING,
-                self.elapsed_ms(),
+                self.elapsed_ms().min(NOT_AWAITING - 1),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             );
@@ -87,8 +89,8 @@ impl ConnectionState {
     /// The connection was busy until now: the wait for the next request
     /// head starts over.
     pub fn mark_idle(&self) {
-        let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.idle_since_ms.store(now, Ordering::Release);
+        self.idle_since_ms
+            .store(self.elapsed_ms(), Ordering::Release);
     }
 
     /// Whether no request has been running for longer than `limit`.
