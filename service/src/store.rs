@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::RwLock;
 
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, Error, MapAccess, Unexpected, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -43,7 +43,26 @@ pub struct NewItem {
 #[serde(deny_unknown_fields)]
 struct NewItemFields {
     name: String,
+    #[serde(deserialize_with = "quantity")]
     quantity: u32,
+}
+
+/// A `u32` whose errors say what a quantity may be, not `expected u32`.
+fn quantity<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    struct WholeNumber;
+    impl Visitor<'_> for WholeNumber {
+        type Value = u32;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a whole number from 0 to {}", u32::MAX)
+        }
+        fn visit_u64<E: Error>(self, value: u64) -> Result<u32, E> {
+            u32::try_from(value).map_err(|_| E::invalid_value(Unexpected::Unsigned(value), &self))
+        }
+        fn visit_i64<E: Error>(self, value: i64) -> Result<u32, E> {
+            u32::try_from(value).map_err(|_| E::invalid_value(Unexpected::Signed(value), &self))
+        }
+    }
+    deserializer.deserialize_u32(WholeNumber)
 }
 
 impl<'de> Deserialize<'de> for NewItem {
@@ -214,5 +233,30 @@ mod tests {
             .expect_err("unknown field")
             .to_string();
         assert!(unknown.contains("unknown field `x`"), "{unknown}");
+    }
+
+    #[test]
+    fn a_quantity_is_a_whole_number_that_fits() {
+        for quantity in [0, u32::MAX] {
+            let body = format!(r#"{{"name": "fig", "quantity": {quantity}}}"#);
+            let item: NewItem = serde_json::from_str(&body).expect("in range");
+            assert_eq!(item.quantity, quantity);
+        }
+        for (quantity, unexpected) in [
+            ("-1", "integer `-1`"),
+            ("4294967296", "integer `4294967296`"),
+            ("1.5", "floating point `1.5`"),
+            (r#""3""#, r#"string "3""#),
+        ] {
+            let body = format!(r#"{{"name": "fig", "quantity": {quantity}}}"#);
+            let error = serde_json::from_str::<NewItem>(&body)
+                .expect_err(quantity)
+                .to_string();
+            assert!(
+                error.contains(unexpected)
+                    && error.contains("expected a whole number from 0 to 4294967295"),
+                "{quantity}: {error}"
+            );
+        }
     }
 }

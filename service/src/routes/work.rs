@@ -46,13 +46,17 @@ fn checked_duration(
             )));
         }
     };
-    let ms: u64 = text.parse().map_err(|_| ApiError::BadRequest(expected))?;
-    if ms > MAX_MS {
-        return Err(ApiError::BadRequest(format!(
-            "ms must be between 0 and {MAX_MS}, got {ms}"
-        )));
+    let out_of_range =
+        |got: String| ApiError::BadRequest(format!("ms must be between 0 and {MAX_MS}, got {got}"));
+    match text.parse::<u64>() {
+        Ok(ms) if ms <= MAX_MS => Ok(ms),
+        Ok(ms) => Err(out_of_range(ms.to_string())),
+        // Digits that overflow a u64 are a number, only far too large.
+        Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(out_of_range(format!("a {}-digit number", text.len())))
+        }
+        Err(_) => Err(ApiError::BadRequest(expected)),
     }
-    Ok(ms)
 }
 
 /// `GET /api/work?ms=N`: sleeps asynchronously, like waiting on a database.
@@ -150,6 +154,9 @@ mod tests {
         assert!(repeated.contains("single ms value"), "{repeated}");
         let bad = query("ms=soon").expect_err("not a number").to_string();
         assert!(bad.contains("whole number"), "{bad}");
-        assert!(query("ms=10001").is_err());
+        for too_long in ["ms=10001", "ms=99999999999999999999"] {
+            let error = query(too_long).expect_err(too_long).to_string();
+            assert!(error.contains("between 0 and 10000"), "{too_long}: {error}");
+        }
     }
 }

@@ -93,6 +93,15 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
     if bases.is_empty() {
         bail!("--url: give at least one, e.g. --url http://127.0.0.1:5000");
     }
+    if let Some(base) = bases
+        .iter()
+        .enumerate()
+        .find_map(|(i, base)| bases[..i].contains(base).then_some(base))
+    {
+        bail!(
+            "--url: {base} is given twice; give each instance once, or it takes more than its turn"
+        );
+    }
     Ok(Plan {
         bases,
         routes,
@@ -274,5 +283,16 @@ mod tests {
         // Outside the drill, concurrency is the operator's choice.
         let plan = plan_of(&["--concurrency", "64"]).expect("plan");
         assert!(matches!(plan.pace, Pace::Concurrency(64)));
+    }
+
+    #[test]
+    fn an_instance_is_given_once() {
+        let error = plan_of(&["--url", "http://a:1,http://b:2", "--url", "http://A:1/"])
+            .err()
+            .expect("a duplicate")
+            .to_string();
+        assert!(error.contains("http://a:1 is given twice"), "{error}");
+        let plan = plan_of(&["--url", "http://a:1", "--url", "http://a:2"]).expect("plan");
+        assert_eq!(plan.bases.len(), 2);
     }
 }
