@@ -1,4 +1,4 @@
-//! Naming the environment variable that an invalid value came from.
+//! Naming the environment variable behind an invalid value or a conflict.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
@@ -7,9 +7,10 @@ use clap::builder::StyledStr;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Command, Error, Parser};
 
-/// `P::parse()`, except that an invalid value read from an environment
-/// variable is reported with the variable's name ([`note_env_source`]).
-/// Prints the error and exits as clap does (status 2; 0 for `--help`).
+/// `P::parse()`, except that an invalid value, or a conflict, caused by an
+/// environment variable is reported with the variable's name
+/// ([`note_env_source`]). Prints the error and exits as clap does (status
+/// 2; 0 for `--help`).
 pub fn parse_command_line<P: Parser>() -> P {
     let args: Vec<OsString> = std::env::args_os().collect();
     P::try_parse_from(&args)
@@ -17,7 +18,7 @@ pub fn parse_command_line<P: Parser>() -> P {
 }
 
 /// `error`, which `cmd` returned for `args`, with a tip naming the
-/// environment variable its invalid value came from:
+/// environment variable that caused it:
 ///
 /// ```text
 /// error: invalid value '0' for '--replicas <REPLICAS>': expected a whole number ...
@@ -28,77 +29,100 @@ pub fn parse_command_line<P: Parser>() -> P {
 /// ```
 ///
 /// clap names only the flag, which someone who ran `STACK_REPLICAS=0 stack
-/// up` never typed. Any other error, and a value given on the command line
-/// (even when the variable is set too), comes back as it was. The kind, and
-/// so the exit status, stays clap's.
+/// up` never typed. The same goes for two arguments that cannot be used
+/// together when one (or both) was set by a variable: a tip names each
+/// such variable. Any other error, and values given on the command line
+/// (even when the variable is set too), come back as they were. The kind,
+/// and so the exit status, stays clap's.
 ///
-/// Whether the value was typed is left to clap rather than guessed from
+/// Whether a value was typed is left to clap rather than guessed from
 /// `args` (`--flag=v`, `-fv`, aliases, `--`, the flags of subcommands):
 /// clap reads a variable only for an argument absent from the command line,
-/// and only after the whole command line was accepted, so the value came
-/// from a variable exactly when parsing again without that variable no
+/// so a variable caused the error exactly when parsing again without it no
 /// longer fails this way.
 pub fn note_env_source(
     mut error: Error,
     cmd: &Command,
     args: impl IntoIterator<Item = impl Into<OsString>>,
 ) -> Error {
-    if !matches!(
-        error.kind(),
-        ErrorKind::ValueValidation | ErrorKind::InvalidValue
-    ) {
-        return error;
-    }
-    let Some(ContextValue::String(shown_as)) = error.get(ContextKind::InvalidArg) else {
-        return error;
+    let conflict = error.kind() == ErrorKind::ArgumentConflict;
+    let blamed: &[ContextKind] = match error.kind() {
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => &[ContextKind::InvalidArg],
+        ErrorKind::ArgumentConflict => &[ContextKind::InvalidArg, ContextKind::PriorArg],
+        _ => return error,
     };
     // Built, arguments display as the error shows them (`--replicas
     // <REPLICAS>`); the same flag may exist in several subcommands.
     let mut built = cmd.clone();
     built.build();
     let mut candidates = Vec::new();
-    variables_shown_as(&built, shown_as, &mut candidates);
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let source = candidates.into_iter().find(|name| {
-        match without_env(cmd.clone(), name).try_get_matches_from(&args) {
-            Ok(_) => true,
-            Err(again) => !same_refusal(&again, &error),
+    for kind in blamed {
+        for shown_as in context_strings(&error, *kind) {
+            variables_shown_as(&built, shown_as, &mut candidates);
         }
-    });
-    let Some(name) = source else {
+    }
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let sources: Vec<(String, OsString)> = candidates
+        .into_iter()
+        .filter(
+            |(_, name)| match without_env(cmd.clone(), name).try_get_matches_from(&args) {
+                Ok(_) => true,
+                Err(again) => !same_refusal(&again, &error),
+            },
+        )
+        .collect();
+    if sources.is_empty() {
         return error;
-    };
+    }
 
-    let literal = cmd.get_styles().get_literal();
-    let mut tip = StyledStr::new();
-    // Writing to memory cannot fail.
-    let _ = write!(
-        tip,
-        "the value comes from the environment variable {literal}{}{literal:#}",
-        name.to_string_lossy()
-    );
     // clap prints each of these as a `tip:` line between the message and
     // the `--help` hint; keep any it already has.
     let mut tips = match error.remove(ContextKind::Suggested) {
         Some(ContextValue::StyledStrs(tips)) => tips,
         _ => Vec::new(),
     };
-    tips.push(tip);
+    let literal = cmd.get_styles().get_literal();
+    for (shown_as, name) in sources {
+        let name = name.to_string_lossy();
+        let mut tip = StyledStr::new();
+        // Writing to memory cannot fail.
+        let _ = if conflict {
+            write!(
+                tip,
+                "{literal}{shown_as}{literal:#} is set by the environment variable {literal}{name}{literal:#}"
+            )
+        } else {
+            write!(
+                tip,
+                "the value comes from the environment variable {literal}{name}{literal:#}"
+            )
+        };
+        tips.push(tip);
+    }
     error.insert(ContextKind::Suggested, ContextValue::StyledStrs(tips));
     error
 }
 
-/// Adds to `names` the variables read by the arguments of `cmd` and of its
-/// subcommands that errors show as `shown_as`.
-fn variables_shown_as(cmd: &Command, shown_as: &str, names: &mut Vec<OsString>) {
+/// The strings `error` holds under `kind`.
+fn context_strings(error: &Error, kind: ContextKind) -> Vec<&str> {
+    match error.get(kind) {
+        Some(ContextValue::String(one)) => vec![one.as_str()],
+        Some(ContextValue::Strings(many)) => many.iter().map(String::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Adds to `found` each variable read by an argument of `cmd` or of its
+/// subcommands that errors show as `shown_as`, with that display.
+fn variables_shown_as(cmd: &Command, shown_as: &str, found: &mut Vec<(String, OsString)>) {
     for arg in cmd.get_arguments() {
         let Some(name) = arg.get_env() else { continue };
-        if arg.to_string() == shown_as && !names.iter().any(|known| known == name) {
-            names.push(name.to_owned());
+        if arg.to_string() == shown_as && !found.iter().any(|(_, known)| known == name) {
+            found.push((shown_as.to_owned(), name.to_owned()));
         }
     }
     for subcommand in cmd.get_subcommands() {
-        variables_shown_as(subcommand, shown_as, names);
+        variables_shown_as(subcommand, shown_as, found);
     }
 }
 
@@ -114,12 +138,17 @@ fn without_env(cmd: Command, name: &OsStr) -> Command {
     .mut_subcommands(|subcommand| without_env(subcommand, name))
 }
 
-/// Whether `a` and `b` refuse the same value for the same argument.
+/// Whether `a` and `b` refuse the same value for the same argument, or the
+/// same two arguments together.
 fn same_refusal(a: &Error, b: &Error) -> bool {
     a.kind() == b.kind()
-        && [ContextKind::InvalidArg, ContextKind::InvalidValue]
-            .into_iter()
-            .all(|kind| a.get(kind) == b.get(kind))
+        && [
+            ContextKind::InvalidArg,
+            ContextKind::InvalidValue,
+            ContextKind::PriorArg,
+        ]
+        .into_iter()
+        .all(|kind| a.get(kind) == b.get(kind))
 }
 
 #[cfg(test)]
@@ -140,10 +169,10 @@ mod tests {
         }
     }
 
-    /// `tool [--count N] [--mode fast|slow] [probe [--count N]]`; the root's
-    /// `--count` (also `-c`) reads `{prefix}_COUNT`, `--mode` reads
-    /// `{prefix}_MODE` and probe's `--count` reads `{prefix}_PROBE_COUNT`.
-    /// Variables are read here, so set them first.
+    /// `tool [--count N | --rate R] [--mode fast|slow] [probe [--count N]]`;
+    /// the root's `--count` (also `-c`) reads `{prefix}_COUNT`, `--rate`
+    /// `{prefix}_RATE`, `--mode` `{prefix}_MODE` and probe's `--count`
+    /// `{prefix}_PROBE_COUNT`. Variables are read here, so set them first.
     fn tool(prefix: &str) -> Command {
         // clap without its `string` feature takes only `'static` names; a
         // few bytes leaked per test.
@@ -161,6 +190,12 @@ mod tests {
                     .long("mode")
                     .env(var("MODE"))
                     .value_parser(["fast", "slow"]),
+            )
+            .arg(
+                Arg::new("rate")
+                    .long("rate")
+                    .env(var("RATE"))
+                    .conflicts_with("count"),
             )
             .subcommand(Command::new("probe").arg(count("PROBE_COUNT")))
     }
@@ -244,6 +279,34 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_conflict_with_a_variable_names_it() {
+        let prefix = "CLI_VALUES_TEST_CONFLICT";
+        set_env(prefix, &[("RATE", "5")]);
+        let (_, noted) = refusal(prefix, &["tool", "--count", "3"]);
+        assert_eq!(noted.kind(), ErrorKind::ArgumentConflict);
+        assert_eq!(
+            noted.to_string(),
+            "error: the argument '--count <count>' cannot be used with '--rate <rate>'\n\
+             \n  tip: --rate <rate> is set by the environment variable CLI_VALUES_TEST_CONFLICT_RATE\n\
+             \nUsage: tool --count <count>\n\
+             \nFor more information, try '--help'.\n"
+        );
+        // Typed, both flags are the user's own doing.
+        let (error, noted) = refusal(prefix, &["tool", "--count", "3", "--rate", "5"]);
+        assert_eq!(noted.to_string(), error);
+
+        // Both from the environment: both are named.
+        let prefix = "CLI_VALUES_TEST_CONFLICT_BOTH";
+        set_env(prefix, &[("RATE", "5"), ("COUNT", "3")]);
+        let (_, noted) = refusal(prefix, &["tool"]);
+        let text = noted.to_string();
+        for name in ["RATE", "COUNT"] {
+            let tip = format!("environment variable {prefix}_{name}\n");
+            assert!(text.contains(&tip), "{text}");
+        }
     }
 
     #[test]
