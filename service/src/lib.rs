@@ -42,7 +42,9 @@
 //! One server span per request named `{METHOD} {route}` (`GET` alone for an
 //! unmatched path) with semantic-convention attributes, child spans for store
 //! access and CPU burns. A valid incoming `traceparent` is joined; an invalid
-//! one is ignored. The response carries the server span's `traceparent`.
+//! one is ignored. The caller's `tracestate` is kept up to 512 characters
+//! (W3C trace context's rule for cutting a longer one). The response
+//! carries the server span's `traceparent` and the `tracestate`.
 //! Each span is encoded where it ends and exported in batches by a thread
 //! of its own; see [`traces`] and [`span_processor`]. Spans a full export
 //! queue drops are counted on `/metrics` and logged at a limited rate

@@ -14,11 +14,8 @@ use std::task::{Context as TaskContext, Poll, ready};
 
 use axum::http::{Request, Response};
 use opentelemetry::context::{FutureExt as _, WithContext};
-use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_http::HeaderExtractor;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, Span};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -70,7 +67,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
+        let parent = traceparent::extract(request.headers());
         let span = start_span(&self.tracer, &request, &parent);
         let cx = parent.with_span(span);
         ServerSpanFuture {

@@ -1,6 +1,8 @@
-//! The `traceparent` (and `tracestate`) response headers, written by hand.
+//! The W3C trace-context headers: read from the request with a bounded
+//! `tracestate` ([`extract`]), written into the response by hand
+//! ([`inject`]).
 //!
-//! The plain way is `TraceContextPropagator::inject_context` with
+//! Writing, the plain way is `TraceContextPropagator::inject_context` with
 //! `opentelemetry_http::HeaderInjector`: it formats the ids with `format!`,
 //! parses the header names and copies the values, and adds an empty
 //! `tracestate` to every response: about 4 k instructions per response, as
@@ -11,11 +13,82 @@
 //! (docs/performance.md). The test at the bottom checks that the headers
 //! are those the propagator writes, less its empty `tracestate`.
 
+use std::borrow::Cow;
+
 use axum::http::header::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::Context;
+use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
 use opentelemetry::trace::{SpanContext, TraceFlags};
+use opentelemetry_http::HeaderExtractor;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+
+/// Longest `tracestate` taken from a request. The caller's `tracestate`
+/// travels on every span of the request into the export queue and back in
+/// the response; uncut, a client could make each span carry up to 16 KiB
+/// (the head limit), and the queue of 4096 spans hold 64 MiB. W3C trace
+/// context asks a tracer to pass on at least 512 characters and says how to
+/// cut a longer one ([`bounded_state`]).
+const MAX_TRACESTATE: usize = 512;
+
+/// The caller's context from `headers`, as the W3C trace-context
+/// propagator reads it, with its `tracestate` cut to [`MAX_TRACESTATE`].
+pub fn extract(headers: &HeaderMap) -> Context {
+    let state = headers
+        .get(TRACESTATE)
+        .and_then(|value| value.to_str().ok())
+        .map(bounded_state);
+    TraceContextPropagator::new().extract(&BoundedHeaders {
+        headers: HeaderExtractor(headers),
+        state,
+    })
+}
+
+/// The request's headers with the `tracestate` value replaced.
+struct BoundedHeaders<'a> {
+    headers: HeaderExtractor<'a>,
+    state: Option<Cow<'a, str>>,
+}
+
+impl Extractor for BoundedHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        if key.eq_ignore_ascii_case(TRACESTATE.as_str()) {
+            self.state.as_deref()
+        } else {
+            self.headers.get(key)
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.headers.keys()
+    }
+}
+
+/// `state` cut to [`MAX_TRACESTATE`] characters the way W3C trace context
+/// says: entries longer than 128 characters go first, then entries from the
+/// end. Whole entries only, so what is kept stays valid.
+fn bounded_state(state: &str) -> Cow<'_, str> {
+    if state.len() <= MAX_TRACESTATE {
+        return Cow::Borrowed(state);
+    }
+    let mut entries: Vec<&str> = state
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .collect();
+    let length = |entries: &[&str]| -> usize {
+        entries.iter().map(|entry| entry.len()).sum::<usize>() + entries.len().saturating_sub(1)
+    };
+    while length(&entries) > MAX_TRACESTATE {
+        match entries.iter().rposition(|entry| entry.len() > 128) {
+            Some(long) => entries.remove(long),
+            None => entries.pop().unwrap_or_default(),
+        };
+    }
+    Cow::Owned(entries.join(","))
+}
 
 /// Names the span of `context` in `headers`, as the W3C trace-context
 /// propagator does; nothing for an invalid context.
@@ -52,13 +125,73 @@ fn hex_into(out: &mut [u8], bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry::Context;
-    use opentelemetry::propagation::TextMapPropagator as _;
     use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId, TraceState};
     use opentelemetry_http::HeaderInjector;
-    use opentelemetry_sdk::propagation::TraceContextPropagator;
 
     use super::*;
+
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    /// The `tracestate` of the context read from a request with these
+    /// headers.
+    fn state_read_from(traceparent: &str, tracestate: &str) -> String {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            TRACEPARENT,
+            HeaderValue::from_str(traceparent).expect("value"),
+        );
+        headers.insert(
+            TRACESTATE,
+            HeaderValue::from_str(tracestate).expect("value"),
+        );
+        let cx = extract(&headers);
+        let plain = TraceContextPropagator::new().extract(&HeaderExtractor(&headers));
+        if tracestate.len() <= MAX_TRACESTATE {
+            assert_eq!(
+                cx.span().span_context(),
+                plain.span().span_context(),
+                "a short tracestate is read as the propagator reads it"
+            );
+        }
+        cx.span().span_context().trace_state().header()
+    }
+
+    #[test]
+    fn a_long_tracestate_is_cut_as_w3c_trace_context_says() {
+        let short = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+        assert_eq!(state_read_from(PARENT, short), short);
+
+        // 20 entries of 30 characters: 619 in all. The last ones go.
+        let entries: Vec<String> = (0..20)
+            .map(|n| format!("vendor{n:02}={}", "v".repeat(21)))
+            .collect();
+        let kept = state_read_from(PARENT, &entries.join(","));
+        assert!(kept.len() <= MAX_TRACESTATE, "{}", kept.len());
+        assert_eq!(kept, entries[..16].join(","));
+
+        // An entry over 128 characters goes before the short one after it
+        // (676 characters, 471 without the last long one).
+        let long = format!("big={}", "x".repeat(200));
+        let mixed = [
+            entries[0].as_str(),
+            &long,
+            &long,
+            entries[1].as_str(),
+            &long,
+        ]
+        .join(",");
+        assert_eq!(
+            state_read_from(PARENT, &mixed),
+            [entries[0].as_str(), &long, &long, entries[1].as_str()].join(",")
+        );
+
+        // Near the most the head limit lets through: 29 entries of 507
+        // characters. The first one alone fits.
+        let huge: Vec<String> = (0..29)
+            .map(|n| format!("k{n:02}{}={}", "a".repeat(250), "v".repeat(253)))
+            .collect();
+        assert_eq!(state_read_from(PARENT, &huge.join(",")), huge[0]);
+    }
 
     fn plain(context: &SpanContext) -> HeaderMap {
         let mut headers = HeaderMap::new();
