@@ -31,7 +31,8 @@ pub fn parse_command_line<P: Parser>() -> P {
 /// clap names only the flag, which someone who ran `STACK_REPLICAS=0 stack
 /// up` never typed. The same goes for two arguments that cannot be used
 /// together when one (or both) was set by a variable: a tip names each
-/// such variable. Any other error, and values given on the command line
+/// such variable (not for an `exclusive` argument: clap does not name the
+/// other side). Any other error, and values given on the command line
 /// (even when the variable is set too), come back as they were. The kind,
 /// and so the exit status, stays clap's.
 ///

@@ -42,9 +42,10 @@
 //! One server span per request named `{METHOD} {route}` (`GET` alone for an
 //! unmatched path) with semantic-convention attributes, child spans for store
 //! access and CPU burns. A valid incoming `traceparent` is joined; an invalid
-//! one is ignored. The caller's `tracestate` is kept up to 512 characters
-//! (W3C trace context's rule for cutting a longer one). The response
-//! carries the server span's `traceparent` and the `tracestate`.
+//! one is ignored. The caller's `tracestate` (its first header field) is
+//! cut to 512 characters by W3C trace context's rule for a longer one. The
+//! response carries the server span's `traceparent`, and that `tracestate`
+//! when there is one.
 //! Each span is encoded where it ends and exported in batches by a thread
 //! of its own; see [`traces`] and [`span_processor`]. Spans a full export
 //! queue drops are counted on `/metrics` and logged at a limited rate

@@ -61,6 +61,14 @@ fn quantity<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error>
         fn visit_i64<E: Error>(self, value: i64) -> Result<u32, E> {
             u32::try_from(value).map_err(|_| E::invalid_value(Unexpected::Signed(value), &self))
         }
+        /// JSON has one number type: `3.0` and `1e2` are whole numbers too.
+        fn visit_f64<E: Error>(self, value: f64) -> Result<u32, E> {
+            if value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&value) {
+                Ok(value as u32)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(value), &self))
+            }
+        }
     }
     deserializer.deserialize_u32(WholeNumber)
 }
@@ -237,23 +245,27 @@ mod tests {
 
     #[test]
     fn a_quantity_is_a_whole_number_that_fits() {
-        for quantity in [0, u32::MAX] {
+        for (quantity, read) in [("0", 0), ("4294967295", u32::MAX), ("3.0", 3), ("1e2", 100)] {
             let body = format!(r#"{{"name": "fig", "quantity": {quantity}}}"#);
-            let item: NewItem = serde_json::from_str(&body).expect("in range");
-            assert_eq!(item.quantity, quantity);
+            let item: NewItem = serde_json::from_str(&body).expect(quantity);
+            assert_eq!(item.quantity, read, "{quantity}");
         }
-        for (quantity, unexpected) in [
-            ("-1", "integer `-1`"),
-            ("4294967296", "integer `4294967296`"),
-            ("1.5", "floating point `1.5`"),
-            (r#""3""#, r#"string "3""#),
+        for (quantity, refusal) in [
+            ("-1", "invalid value: integer `-1`"),
+            ("4294967296", "invalid value: integer `4294967296`"),
+            (
+                "99999999999999999999",
+                "invalid value: floating point `1e+20`",
+            ),
+            ("1.5", "invalid value: floating point `1.5`"),
+            (r#""3""#, r#"invalid type: string "3""#),
         ] {
             let body = format!(r#"{{"name": "fig", "quantity": {quantity}}}"#);
             let error = serde_json::from_str::<NewItem>(&body)
                 .expect_err(quantity)
                 .to_string();
             assert!(
-                error.contains(unexpected)
+                error.contains(refusal)
                     && error.contains("expected a whole number from 0 to 4294967295"),
                 "{quantity}: {error}"
             );

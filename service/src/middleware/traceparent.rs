@@ -13,12 +13,10 @@
 //! (docs/performance.md). The test at the bottom checks that the headers
 //! are those the propagator writes, less its empty `tracestate`.
 
-use std::borrow::Cow;
-
 use axum::http::header::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::Context;
-use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
-use opentelemetry::trace::{SpanContext, TraceFlags};
+use opentelemetry::propagation::TextMapPropagator as _;
+use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
 use opentelemetry_http::HeaderExtractor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 
@@ -30,64 +28,61 @@ const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 /// the response; uncut, a client could make each span carry up to 16 KiB
 /// (the head limit), and the queue of 4096 spans hold 64 MiB. W3C trace
 /// context asks a tracer to pass on at least 512 characters and says how to
-/// cut a longer one ([`bounded_state`]).
+/// cut a longer one ([`bounded`]).
 const MAX_TRACESTATE: usize = 512;
 
 /// The caller's context from `headers`, as the W3C trace-context
-/// propagator reads it, with its `tracestate` cut to [`MAX_TRACESTATE`].
+/// propagator reads it (the first `tracestate` field, at most 32 entries,
+/// none if one is invalid), with its `tracestate` cut to
+/// [`MAX_TRACESTATE`].
 pub fn extract(headers: &HeaderMap) -> Context {
-    let state = headers
-        .get(TRACESTATE)
-        .and_then(|value| value.to_str().ok())
-        .map(bounded_state);
-    TraceContextPropagator::new().extract(&BoundedHeaders {
-        headers: HeaderExtractor(headers),
-        state,
-    })
-}
-
-/// The request's headers with the `tracestate` value replaced.
-struct BoundedHeaders<'a> {
-    headers: HeaderExtractor<'a>,
-    state: Option<Cow<'a, str>>,
-}
-
-impl Extractor for BoundedHeaders<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        if key.eq_ignore_ascii_case(TRACESTATE.as_str()) {
-            self.state.as_deref()
-        } else {
-            self.headers.get(key)
-        }
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.headers.keys()
+    let cx = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    let cut = {
+        let span = cx.span();
+        let parent = span.span_context();
+        (length(&entries(parent.trace_state())) > MAX_TRACESTATE).then(|| {
+            SpanContext::new(
+                parent.trace_id(),
+                parent.span_id(),
+                parent.trace_flags(),
+                parent.is_remote(),
+                bounded(parent.trace_state()),
+            )
+        })
+    };
+    match cut {
+        Some(parent) => cx.with_remote_span_context(parent),
+        None => cx,
     }
 }
 
 /// `state` cut to [`MAX_TRACESTATE`] characters the way W3C trace context
 /// says: entries longer than 128 characters go first, then entries from the
-/// end. Whole entries only, so what is kept stays valid.
-fn bounded_state(state: &str) -> Cow<'_, str> {
-    if state.len() <= MAX_TRACESTATE {
-        return Cow::Borrowed(state);
-    }
-    let mut entries: Vec<&str> = state
-        .split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .collect();
-    let length = |entries: &[&str]| -> usize {
-        entries.iter().map(|entry| entry.len()).sum::<usize>() + entries.len().saturating_sub(1)
-    };
+/// end. The propagator has parsed it into at most 32 valid entries, so
+/// this is little work and what is left is valid.
+fn bounded(state: &TraceState) -> TraceState {
+    let mut entries = entries(state);
     while length(&entries) > MAX_TRACESTATE {
-        match entries.iter().rposition(|entry| entry.len() > 128) {
+        match entries.iter().rposition(|entry| entry_length(entry) > 128) {
             Some(long) => entries.remove(long),
             None => entries.pop().unwrap_or_default(),
         };
     }
-    Cow::Owned(entries.join(","))
+    TraceState::from_key_value(entries).unwrap_or_default()
+}
+
+fn entries(state: &TraceState) -> Vec<(&str, &str)> {
+    state.into_iter().collect()
+}
+
+/// The length of `key=value`.
+fn entry_length((key, value): &(&str, &str)) -> usize {
+    key.len() + 1 + value.len()
+}
+
+/// The length of the header that lists `entries`.
+fn length(entries: &[(&str, &str)]) -> usize {
+    entries.iter().map(entry_length).sum::<usize>() + entries.len().saturating_sub(1)
 }
 
 /// Names the span of `context` in `headers`, as the W3C trace-context
@@ -125,72 +120,91 @@ fn hex_into(out: &mut [u8], bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId, TraceState};
+    use opentelemetry::trace::{SpanId, TraceId};
     use opentelemetry_http::HeaderInjector;
 
     use super::*;
 
     const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-    /// The `tracestate` of the context read from a request with these
-    /// headers.
-    fn state_read_from(traceparent: &str, tracestate: &str) -> String {
+    /// The `tracestate` of the context read from a request whose header is
+    /// `tracestate`.
+    fn state_read_from(tracestate: &str) -> String {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            TRACEPARENT,
-            HeaderValue::from_str(traceparent).expect("value"),
-        );
+        headers.insert(TRACEPARENT, HeaderValue::from_static(PARENT));
         headers.insert(
             TRACESTATE,
             HeaderValue::from_str(tracestate).expect("value"),
         );
         let cx = extract(&headers);
         let plain = TraceContextPropagator::new().extract(&HeaderExtractor(&headers));
-        if tracestate.len() <= MAX_TRACESTATE {
+        let (read, plain) = (
+            cx.span().span_context().clone(),
+            plain.span().span_context().clone(),
+        );
+        assert_eq!(
+            (
+                read.trace_id(),
+                read.span_id(),
+                read.trace_flags(),
+                read.is_remote()
+            ),
+            (
+                plain.trace_id(),
+                plain.span_id(),
+                plain.trace_flags(),
+                plain.is_remote()
+            ),
+        );
+        if plain.trace_state().header().len() <= MAX_TRACESTATE {
             assert_eq!(
-                cx.span().span_context(),
-                plain.span().span_context(),
+                read, plain,
                 "a short tracestate is read as the propagator reads it"
             );
         }
-        cx.span().span_context().trace_state().header()
+        read.trace_state().header()
     }
 
     #[test]
     fn a_long_tracestate_is_cut_as_w3c_trace_context_says() {
         let short = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
-        assert_eq!(state_read_from(PARENT, short), short);
+        assert_eq!(state_read_from(short), short);
 
         // 20 entries of 30 characters: 619 in all. The last ones go.
         let entries: Vec<String> = (0..20)
             .map(|n| format!("vendor{n:02}={}", "v".repeat(21)))
             .collect();
-        let kept = state_read_from(PARENT, &entries.join(","));
-        assert!(kept.len() <= MAX_TRACESTATE, "{}", kept.len());
+        let kept = state_read_from(&entries.join(","));
         assert_eq!(kept, entries[..16].join(","));
 
-        // An entry over 128 characters goes before the short one after it
-        // (676 characters, 471 without the last long one).
+        // Entries over 128 characters go before short ones: of these 676
+        // characters, the last long entry goes, and the short one after it
+        // stays.
         let long = format!("big={}", "x".repeat(200));
-        let mixed = [
-            entries[0].as_str(),
-            &long,
-            &long,
-            entries[1].as_str(),
-            &long,
-        ]
-        .join(",");
+        let mixed = [entries[0].as_str(), &long, &long, &long, &entries[1]].join(",");
         assert_eq!(
-            state_read_from(PARENT, &mixed),
-            [entries[0].as_str(), &long, &long, entries[1].as_str()].join(",")
+            state_read_from(&mixed),
+            [entries[0].as_str(), &long, &long, &entries[1]].join(",")
         );
+
+        // Spaces, tabs and empty entries do not count.
+        let padded = format!(" , {}\t,,{} ", entries[..16].join(" ,\t"), entries[16]);
+        assert_eq!(state_read_from(&padded), entries[..16].join(","));
+
+        // The propagator keeps 32 entries before the cut; the rest of a
+        // 16 KiB header is never looked at.
+        let many = vec!["a=1"; 4000].join(",");
+        assert_eq!(state_read_from(&many), vec!["a=1"; 32].join(","));
 
         // Near the most the head limit lets through: 29 entries of 507
         // characters. The first one alone fits.
         let huge: Vec<String> = (0..29)
             .map(|n| format!("k{n:02}{}={}", "a".repeat(250), "v".repeat(253)))
             .collect();
-        assert_eq!(state_read_from(PARENT, &huge.join(",")), huge[0]);
+        assert_eq!(state_read_from(&huge.join(",")), huge[0]);
+
+        // An invalid entry refuses the whole header, long or not.
+        assert_eq!(state_read_from(&format!("{mixed},not valid")), "");
     }
 
     fn plain(context: &SpanContext) -> HeaderMap {

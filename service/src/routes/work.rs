@@ -52,11 +52,15 @@ fn checked_duration(
         Ok(ms) if ms <= MAX_MS => Ok(ms),
         Ok(ms) => Err(out_of_range(ms.to_string())),
         // Digits that overflow a u64 are a number, only far too large.
-        Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+        Err(_) if digits(text.strip_prefix('+').unwrap_or(text)) => {
             Err(out_of_range(format!("a {}-digit number", text.len())))
         }
         Err(_) => Err(ApiError::BadRequest(expected)),
     }
+}
+
+fn digits(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `GET /api/work?ms=N`: sleeps asynchronously, like waiting on a database.
@@ -154,9 +158,16 @@ mod tests {
         assert!(repeated.contains("single ms value"), "{repeated}");
         let bad = query("ms=soon").expect_err("not a number").to_string();
         assert!(bad.contains("whole number"), "{bad}");
-        for too_long in ["ms=10001", "ms=99999999999999999999"] {
-            let error = query(too_long).expect_err(too_long).to_string();
-            assert!(error.contains("between 0 and 10000"), "{too_long}: {error}");
+        for too_large in [
+            "ms=10001",
+            "ms=99999999999999999999",
+            "ms=%2B99999999999999999999",
+        ] {
+            let error = query(too_large).expect_err(too_large).to_string();
+            assert!(
+                error.contains("between 0 and 10000"),
+                "{too_large}: {error}"
+            );
         }
     }
 }
