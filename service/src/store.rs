@@ -141,10 +141,19 @@ impl ItemStore {
         }
     }
 
-    /// All items, by id.
-    #[tracing::instrument(level = "debug", name = "items.list", skip_all)]
-    pub fn list(&self) -> Vec<Item> {
-        self.read().by_id.values().cloned().collect()
+    /// Up to `limit` items with ids above `after`, by id, and whether more
+    /// follow. A page, not the whole store: 10,000 items of long names make
+    /// a 6 MB body, which a client that does not read keeps in the
+    /// service's memory, once per connection.
+    #[tracing::instrument(level = "debug", name = "items.list", skip(self))]
+    pub fn page(&self, after: u64, limit: usize) -> (Vec<Item>, bool) {
+        let items = self.read();
+        let mut rest = items
+            .by_id
+            .range(after.saturating_add(1)..)
+            .map(|(_, item)| item);
+        let page: Vec<Item> = rest.by_ref().take(limit).cloned().collect();
+        (page, rest.next().is_some())
     }
 
     /// The item with this id, if any.
@@ -214,7 +223,8 @@ mod tests {
                 .expect("insert");
             assert_eq!(item.id, n as u64);
         }
-        let items = store.list();
+        let (items, more) = store.page(0, usize::MAX);
+        assert!(!more);
         assert_eq!(items.len(), ItemStore::CAPACITY);
         assert_eq!(items.first().map(|item| item.id), Some(extra as u64 + 1));
         assert_eq!(items.last().map(|item| item.id), Some(total as u64));
@@ -223,7 +233,26 @@ mod tests {
         assert!(store.get(extra as u64 + 1).is_some());
         let next = store.insert(new_item("one more")).expect("still accepts");
         assert_eq!(next.id, total as u64 + 1, "ids are never reused");
-        assert_eq!(store.list().len(), ItemStore::CAPACITY);
+        assert_eq!(store.page(0, usize::MAX).0.len(), ItemStore::CAPACITY);
+    }
+
+    #[test]
+    fn pages_go_through_the_items_by_id() {
+        let store = ItemStore::new();
+        for n in 4..=10 {
+            store
+                .insert(new_item(&format!("item {n}")))
+                .expect("insert");
+        }
+        let ids = |(items, more): (Vec<Item>, bool)| {
+            (items.iter().map(|item| item.id).collect::<Vec<_>>(), more)
+        };
+        assert_eq!(ids(store.page(0, 4)), (vec![1, 2, 3, 4], true));
+        assert_eq!(ids(store.page(4, 4)), (vec![5, 6, 7, 8], true));
+        assert_eq!(ids(store.page(8, 4)), (vec![9, 10], false));
+        assert_eq!(ids(store.page(6, 4)), (vec![7, 8, 9, 10], false));
+        assert_eq!(ids(store.page(10, 4)), (vec![], false));
+        assert_eq!(ids(store.page(u64::MAX, 4)), (vec![], false));
     }
 
     #[test]

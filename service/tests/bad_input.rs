@@ -236,3 +236,73 @@ async fn the_good_paths_still_work() {
     assert_eq!(client.get(&server.url("/")).await.status, 200);
     assert_eq!(client.get(&server.url("/readyz")).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_bad_page_of_items_is_400() {
+    let server = TestServer::with_metrics().await;
+    let client = HttpClient::new();
+    for query in ["limit=0", "limit=101", "limit=many", "after=-1", "after=x"] {
+        let reply = client
+            .get(&server.url(&format!("/api/items?{query}")))
+            .await;
+        reply.assert_json_error(400, "bad_request");
+        assert!(
+            reply.message().contains("from 1 to 100"),
+            "{query}: {}",
+            reply.message()
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_items_are_listed_page_by_page() {
+    let server = TestServer::with_metrics().await;
+    let client = HttpClient::new();
+    for n in 0..250 {
+        let body = format!(r#"{{"name": "item {n}", "quantity": {n}}}"#);
+        let created = client
+            .request(
+                "POST",
+                &server.url("/api/items"),
+                Some((JSON, body.as_bytes())),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+    }
+    // The three sample items and the 250 new ones, 100 at most per page,
+    // each page naming the next in its Link header.
+    let mut ids = Vec::new();
+    let mut next = Some("/api/items".to_owned());
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        let reply = client.get(&server.url(&path)).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+        let page = reply.json();
+        let page = page.as_array().expect("a JSON array");
+        assert!(page.len() <= 100, "{path}: {}", page.len());
+        ids.extend(page.iter().map(|item| item["id"].as_u64().expect("id")));
+        pages += 1;
+        next = reply
+            .headers
+            .get(http::header::LINK)
+            .and_then(|link| link.to_str().ok())
+            .and_then(|link| link.strip_prefix('<')?.strip_suffix(">; rel=\"next\""))
+            .map(str::to_owned);
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(ids, (1..=253).collect::<Vec<u64>>());
+
+    let small = client
+        .get(&server.url("/api/items?after=250&limit=2"))
+        .await;
+    let ids: Vec<u64> = small
+        .json()
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|item| item["id"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(ids, [251, 252]);
+    let link = small.headers.get(http::header::LINK).expect("a next page");
+    assert_eq!(link, "</api/items?after=252&limit=2>; rel=\"next\"");
+}

@@ -2,19 +2,57 @@
 //! the [`ItemStore`](crate::store::ItemStore).
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::http::header::LOCATION;
-use axum::response::IntoResponse;
+use axum::http::header::{LINK, LOCATION};
+use axum::response::{AppendHeaders, IntoResponse};
+use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{Item, NewItem};
 
-/// `GET /api/items`
-pub async fn list(State(state): State<AppState>) -> Json<Vec<Item>> {
-    Json(state.items().list())
+/// Most items in one answer of `GET /api/items`.
+pub const MAX_PAGE: usize = 100;
+
+/// The query of `GET /api/items`.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    /// Items with ids above this one (0: from the first).
+    #[serde(default)]
+    after: u64,
+    /// At most this many (1 to [`MAX_PAGE`]).
+    #[serde(default = "max_page")]
+    limit: usize,
+}
+
+fn max_page() -> usize {
+    MAX_PAGE
+}
+
+/// `GET /api/items[?after=ID][&limit=N]`: a page of items by id, at most
+/// [`MAX_PAGE`]. When more follow, a `Link` header (RFC 8288, as GitHub's
+/// API pages) names the next page.
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let expected = format!(
+        "after must be an item id and limit a whole number from 1 to {MAX_PAGE}, \
+         e.g. ?after=100&limit=50"
+    );
+    let Query(PageQuery { after, limit }) =
+        query.map_err(|_| ApiError::BadRequest(expected.clone()))?;
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(expected));
+    }
+    let (items, more) = state.items().page(after, limit);
+    let next = items
+        .last()
+        .filter(|_| more)
+        .map(|last| format!("</api/items?after={}&limit={limit}>; rel=\"next\"", last.id));
+    Ok((AppendHeaders(next.map(|link| (LINK, link))), Json(items)))
 }
 
 /// `GET /api/items/{id}`: 400 for a non-numeric id, 404 for an unknown one.
