@@ -193,6 +193,12 @@ impl History {
         }
     }
 
+    /// Changes with every record added, and so with every eviction: a
+    /// view of the history built at one version holds until the next.
+    pub fn version(&self) -> u64 {
+        self.lock().next_id
+    }
+
     /// How many records are kept, and their total footprint in bytes.
     pub fn usage(&self) -> (usize, usize) {
         let inner = self.lock();
