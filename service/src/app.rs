@@ -67,7 +67,10 @@ fn assemble(
         metrics.observe_dropped_log_lines(move || writer.dropped_lines());
     }
     let metrics = Arc::new(metrics);
-    let state = AppState::new(Arc::clone(&metrics), CpuDrill::new(config));
+    let max_work_waits = config.max_work_waits.unwrap_or_else(|| {
+        (http_server::effective_max_connections(config.max_connections) / 2).max(1)
+    });
+    let state = AppState::new(Arc::clone(&metrics), CpuDrill::new(config), max_work_waits);
     let on = config.telemetry != TelemetryMode::Off;
     let traces = telemetry
         .tracer

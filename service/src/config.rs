@@ -224,6 +224,15 @@ pub struct ServeConfig {
     #[arg(long, env = "SERVICE_MAX_CPU_BURNS", value_parser = parse_burn_limit)]
     pub max_cpu_burns: Option<NonZeroUsize>,
 
+    /// Most `GET /api/work` waits at once (1 to 1000000); more answer 429.
+    /// A wait costs nothing but holds its connection for up to 10 s, and the
+    /// connection cap never cuts a running request: without this limit,
+    /// clients looping on `/api/work?ms=10000` could fill the cap and lock
+    /// everyone else out. Default: half the connection cap.
+    #[arg(long, env = "SERVICE_MAX_WORK_WAITS",
+          value_parser = whole_number(1usize..=1_000_000, "256"))]
+    pub max_work_waits: Option<usize>,
+
     /// Most spans per OTLP export; an export starts as soon as this many
     /// are queued (at most `OTEL_BSP_MAX_QUEUE_SIZE`). Fewer, larger exports
     /// keep up with more spans per second (docs/performance.md).
@@ -264,6 +273,7 @@ impl Default for ServeConfig {
             span_queue_size: 4096,
             cpu_drill: Switch::On,
             max_cpu_burns: None,
+            max_work_waits: None,
             span_batch_size: 2048,
             span_schedule_delay: Duration::from_secs(1),
         }

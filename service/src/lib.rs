@@ -10,7 +10,7 @@
 //! |---|---|
 //! | `GET /` | a greeting |
 //! | `GET /api/items`, `GET /api/items/{id}`, `POST /api/items` | in-memory JSON store of the newest 10,000 items, listed 100 at a time (`?after=ID&limit=N`, the next page in a `Link` header) |
-//! | `GET /api/work?ms=N` | waits N ms (simulated I/O), N ≤ 10000 |
+//! | `GET /api/work?ms=N` | waits N ms (simulated I/O), N ≤ 10000; at most `--max-work-waits` at once, more answer 429 |
 //! | `GET /api/cpu?ms=N` | keeps one core busy for N ms on the blocking pool, N ≤ 10000; at most one burn per core at once (`--max-cpu-burns`), more get 429; 404 with `--cpu-drill off` |
 //! | `GET /healthz`, `GET /readyz` | liveness, readiness (503 while shutting down) |
 //! | `GET /metrics` | Prometheus text exposition |

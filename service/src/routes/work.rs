@@ -64,10 +64,18 @@ fn digits(text: &str) -> bool {
 }
 
 /// `GET /api/work?ms=N`: sleeps asynchronously, like waiting on a database.
+/// At most `--max-work-waits` at once; more answer 429.
 pub async fn work(
+    State(state): State<AppState>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let ms = checked_duration(query)?;
+    let _slot = state.try_start_wait().map_err(|limit| {
+        ApiError::TooManyRequests(format!(
+            "{limit} /api/work waits are already running, the limit (--max-work-waits or \
+             SERVICE_MAX_WORK_WAITS); retry later"
+        ))
+    })?;
     tokio::time::sleep(Duration::from_millis(ms))
         .instrument(tracing::debug_span!("work.wait", ms))
         .await;
