@@ -75,6 +75,18 @@ pub struct TooLarge {
     pub limit: usize,
 }
 
+/// The newest records, as [`History::newest`] reads them.
+#[derive(Debug)]
+pub struct Newest {
+    /// Newest first.
+    pub records: Vec<Arc<Record>>,
+    /// How many records the history keeps.
+    pub kept: usize,
+    /// Changes with every record added, and so with every eviction: what
+    /// is built from these records holds until the version changes.
+    pub version: u64,
+}
+
 /// The newest records up to a page's limits, and where the next page starts.
 #[derive(Debug)]
 pub struct Page {
@@ -193,10 +205,15 @@ impl History {
         }
     }
 
-    /// Changes with every record added, and so with every eviction: a
-    /// view of the history built at one version holds until the next.
-    pub fn version(&self) -> u64 {
-        self.lock().next_id
+    /// The newest `limit` records, newest first, read at once with how many
+    /// are kept and the history's version.
+    pub fn newest(&self, limit: usize) -> Newest {
+        let inner = self.lock();
+        Newest {
+            records: inner.items.iter().rev().take(limit).cloned().collect(),
+            kept: inner.items.len(),
+            version: inner.next_id,
+        }
     }
 
     /// How many records are kept, and their total footprint in bytes.

@@ -16,6 +16,7 @@ pub mod history;
 pub mod html;
 pub mod listing;
 pub mod logline;
+pub mod page_cache;
 pub mod payload;
 pub mod routes;
 pub mod runbook;

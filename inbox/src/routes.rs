@@ -8,7 +8,7 @@
 //! | `GET /runbook` | docs/runbook.md as HTML, built in ([`runbook`]); each alert's section at `#<alert name in lower case>` |
 //! | `GET /healthz` | 200 `ok` while the process serves |
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -26,6 +26,7 @@ use crate::history::History;
 use crate::html;
 use crate::listing::{self, ListQuery};
 use crate::logline;
+use crate::page_cache::PageCache;
 use crate::payload::{PayloadError, WebhookPayload};
 use crate::runbook;
 use crate::summary::Summary;
@@ -38,11 +39,7 @@ pub struct AppState {
     /// One body is parsed at a time: while it lasts, a parse takes up to
     /// about 30 times the body's size (see `docs/configuration.md`).
     parsing: Semaphore,
-    /// The `GET /` page and the history version it shows. Up to 4.6 MB:
-    /// built once per change of the history, not once per request, and
-    /// shared, so a client that does not read holds a reference to it,
-    /// not a copy.
-    page: Mutex<Option<(u64, Bytes)>>,
+    page: PageCache,
 }
 
 /// [`app`] with the default `--history-bytes` (64 MiB) and `max_body` taken
@@ -65,7 +62,7 @@ pub fn app(token: Token, limits: Limits) -> Router {
         history: History::new(limits.history, limits.history_bytes),
         limits,
         parsing: Semaphore::new(1),
-        page: Mutex::new(None),
+        page: PageCache::default(),
     });
     let write = Router::new()
         .route("/api/notifications", post(receive))
@@ -127,18 +124,7 @@ async fn list(State(state): State<Arc<AppState>>, Query(query): Query<ListQuery>
 }
 
 async fn index(State(state): State<Arc<AppState>>) -> Html<Bytes> {
-    let version = state.history.version();
-    // Held while a page is built: concurrent requests wait for it rather
-    // than each build their own.
-    let mut cached = state.page.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((built_at, page)) = cached.as_ref()
-        && *built_at == version
-    {
-        return Html(page.clone());
-    }
-    let records = state.history.page(None, html::ROWS, usize::MAX).records;
-    let (kept, _) = state.history.usage();
-    let page = Bytes::from(html::page(&records, kept));
-    *cached = Some((version, page.clone()));
-    Html(page)
+    let newest = state.history.newest(html::ROWS);
+    let build = || Bytes::from(html::page(&newest.records, newest.kept));
+    Html(state.page.get_or_build(newest.version, build).await)
 }

@@ -67,9 +67,15 @@ fn assemble(
         metrics.observe_dropped_log_lines(move || writer.dropped_lines());
     }
     let metrics = Arc::new(metrics);
-    let max_work_waits = config.max_work_waits.unwrap_or_else(|| {
-        (http_server::effective_max_connections(config.max_connections) / 2).max(1)
-    });
+    let connection_cap = http_server::effective_max_connections(config.max_connections);
+    let max_work_waits = config.max_work_waits.unwrap_or((connection_cap / 2).max(1));
+    if max_work_waits >= connection_cap {
+        tracing::warn!(
+            max_work_waits,
+            connection_cap,
+            "--max-work-waits is not below the connection cap: clients waiting on /api/work can fill it and lock others out"
+        );
+    }
     let state = AppState::new(Arc::clone(&metrics), CpuDrill::new(config), max_work_waits);
     let on = config.telemetry != TelemetryMode::Off;
     let traces = telemetry

@@ -306,11 +306,20 @@ mod tests {
     }
 
     #[test]
-    fn the_cpu_drill_switch_and_limit_parse_from_the_command_line() {
-        let cli = Cli::try_parse_from(["service", "--cpu-drill", "off", "--max-cpu-burns", "3"])
-            .expect("valid flags");
+    fn the_drills_switch_and_limits_parse_from_the_command_line() {
+        let cli = Cli::try_parse_from([
+            "service",
+            "--cpu-drill",
+            "off",
+            "--max-cpu-burns",
+            "3",
+            "--max-work-waits",
+            "7",
+        ])
+        .expect("valid flags");
         assert_eq!(cli.serve.cpu_drill, Switch::Off);
         assert_eq!(cli.serve.max_cpu_burns.map(NonZeroUsize::get), Some(3));
+        assert_eq!(cli.serve.max_work_waits, Some(7));
     }
 
     #[test]

@@ -71,8 +71,9 @@ impl ApiError {
     }
 }
 
-/// What a 429 tells the client in `Retry-After` (seconds): a busy slot
-/// frees within a burn, and a retry a second later is a fair next try.
+/// What a 429 tells the client in `Retry-After` (seconds). A busy slot (a
+/// CPU burn, an `/api/work` wait) frees when its request ends, which the
+/// service cannot predict: a retry a second later is a fair next try.
 const RETRY_AFTER_SECONDS: HeaderValue = HeaderValue::from_static("1");
 
 impl IntoResponse for ApiError {

@@ -241,13 +241,21 @@ async fn the_good_paths_still_work() {
 async fn a_bad_page_of_items_is_400() {
     let server = TestServer::with_metrics().await;
     let client = HttpClient::new();
-    for query in ["limit=0", "limit=101", "limit=many", "after=-1", "after=x"] {
+    for (query, message) in [
+        ("limit=0", "limit must be a whole number from 1 to 100"),
+        ("limit=101", "limit must be a whole number from 1 to 100"),
+        ("limit=many", "limit must be a whole number from 1 to 100"),
+        ("after=-1", "after must be an item id"),
+        ("after=x", "after must be an item id"),
+        ("limit=1&limit=2", "limit is given 2 times"),
+        ("after=1&limit=5&after=2", "after is given 2 times"),
+    ] {
         let reply = client
             .get(&server.url(&format!("/api/items?{query}")))
             .await;
         reply.assert_json_error(400, "bad_request");
         assert!(
-            reply.message().contains("from 1 to 100"),
+            reply.message().contains(message),
             "{query}: {}",
             reply.message()
         );

@@ -429,9 +429,10 @@ type BadSetting = (
 
 #[test]
 fn bad_settings_fail_with_one_clear_line() {
-    let cases: [BadSetting; 7] = [
+    let cases: [BadSetting; 8] = [
         (&["--listen", "nowhere"], &[], "--listen"),
         (&[], &[("SERVICE_MAX_CPU_BURNS", "0")], "--max-cpu-burns"),
+        (&[], &[("SERVICE_MAX_WORK_WAITS", "0")], "--max-work-waits"),
         (&["--cpu-drill", "maybe"], &[], "--cpu-drill"),
         (&["--telemetry", "loud"], &[], "--telemetry"),
         (

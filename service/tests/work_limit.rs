@@ -96,3 +96,25 @@ async fn waits_beyond_the_limit_are_refused_and_cannot_fill_the_connection_cap()
     }
     drop((running, refused));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_limit_follows_max_work_waits() {
+    let server = TestServer::start(ServeConfig {
+        telemetry: TelemetryMode::Metrics,
+        max_work_waits: Some(1),
+        ..ServeConfig::default()
+    })
+    .await;
+    let mut running = ask_for_a_long_wait(&server).await;
+    assert_eq!(
+        status_within(&mut running, Duration::from_millis(300)).await,
+        None
+    );
+    let refused = HttpClient::new().get(&server.url("/api/work?ms=0")).await;
+    refused.assert_json_error(429, "too_many_requests");
+    assert!(
+        refused.message().contains("1 /api/work waits"),
+        "{}",
+        refused.message()
+    );
+}

@@ -7,8 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::{LINK, LOCATION};
 use axum::response::{AppendHeaders, IntoResponse};
-use serde::Deserialize;
 
+use super::query;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{Item, NewItem};
@@ -16,37 +16,34 @@ use crate::store::{Item, NewItem};
 /// Most items in one answer of `GET /api/items`.
 pub const MAX_PAGE: usize = 100;
 
-/// The query of `GET /api/items`.
-#[derive(Debug, Deserialize)]
-pub struct PageQuery {
-    /// Items with ids above this one (0: from the first).
-    #[serde(default)]
-    after: u64,
-    /// At most this many (1 to [`MAX_PAGE`]).
-    #[serde(default = "max_page")]
-    limit: usize,
-}
-
-fn max_page() -> usize {
-    MAX_PAGE
-}
-
 /// `GET /api/items[?after=ID][&limit=N]`: a page of items by id, at most
 /// [`MAX_PAGE`]. When more follow, a `Link` header (RFC 8288, as GitHub's
 /// API pages) names the next page.
 pub async fn list(
     State(state): State<AppState>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let expected = format!(
-        "after must be an item id and limit a whole number from 1 to {MAX_PAGE}, \
-         e.g. ?after=100&limit=50"
-    );
-    let Query(PageQuery { after, limit }) =
-        query.map_err(|_| ApiError::BadRequest(expected.clone()))?;
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::BadRequest(expected));
-    }
+    const EXAMPLE: &str = "?after=100&limit=50";
+    let Query(pairs) =
+        query.map_err(|_| ApiError::BadRequest(format!("the query must look like {EXAMPLE}")))?;
+    let after = match query::single(&pairs, "after", EXAMPLE)? {
+        None => 0,
+        Some(text) => text.parse().map_err(|_| {
+            ApiError::BadRequest(format!("after must be an item id, e.g. {EXAMPLE}"))
+        })?,
+    };
+    let limit = match query::single(&pairs, "limit", EXAMPLE)? {
+        None => MAX_PAGE,
+        Some(text) => text
+            .parse()
+            .ok()
+            .filter(|limit| (1..=MAX_PAGE).contains(limit))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "limit must be a whole number from 1 to {MAX_PAGE}, e.g. {EXAMPLE}"
+                ))
+            })?,
+    };
     let (items, more) = state.items().page(after, limit);
     let next = items
         .last()

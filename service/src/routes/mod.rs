@@ -3,6 +3,7 @@
 mod health;
 mod items;
 mod metrics;
+mod query;
 mod root;
 mod work;
 

@@ -14,6 +14,7 @@ use axum::extract::{Query, State};
 use serde_json::{Value, json};
 use tracing::Instrument as _;
 
+use super::query;
 use crate::cpu_drill::Refused;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -23,28 +24,15 @@ pub const MAX_MS: u64 = 10_000;
 /// `ms` when the query has none.
 const DEFAULT_MS: u64 = 100;
 
-/// Reads the single `ms` parameter. The pairs are read as a list, not into a
-/// struct, so a repeated `ms` gets its own message rather than serde's.
+/// Reads the single `ms` parameter.
 fn checked_duration(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<u64, ApiError> {
     let expected =
         format!("ms must be a whole number of milliseconds from 0 to {MAX_MS}, e.g. ?ms=250");
     let Query(pairs) = query.map_err(|_| ApiError::BadRequest(expected.clone()))?;
-    let values: Vec<&str> = pairs
-        .iter()
-        .filter(|(key, _)| key == "ms")
-        .map(|(_, value)| value.as_str())
-        .collect();
-    let text = match values.as_slice() {
-        [] => return Ok(DEFAULT_MS),
-        [one] => *one,
-        many => {
-            return Err(ApiError::BadRequest(format!(
-                "ms is given {} times: expected a single ms value, e.g. ?ms=250",
-                many.len()
-            )));
-        }
+    let Some(text) = query::single(&pairs, "ms", "?ms=250")? else {
+        return Ok(DEFAULT_MS);
     };
     let out_of_range =
         |got: String| ApiError::BadRequest(format!("ms must be between 0 and {MAX_MS}, got {got}"));
