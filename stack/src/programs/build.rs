@@ -45,23 +45,16 @@ pub fn build(
     let go = super::go_binary().ok_or(BuildError::GoMissing)?;
     let started = Instant::now();
     let dir = cache.dir(program, inputs);
-    let scratch = dir.with_extension(format!("partial-{}", std::process::id()));
+    let mut scratch = dir.clone().into_os_string();
+    scratch.push(format!(".partial-{}", std::process::id()));
+    let scratch = PathBuf::from(scratch);
     let _ = std::fs::remove_dir_all(&scratch);
-    let bin = scratch.join("bin");
-    create_dir(&bin)?;
-    let module = pin.module.as_deref().unwrap_or_default();
-    let source = download(&go, module)?;
-    let result = match program {
-        Program::Otelcol => build_collector(&go, &source, manifest, &scratch),
-        Program::Prometheus => build_prometheus(&go, &source, pin, &scratch),
-        _ => build_packages(&go, &source, program, pin, &bin, &[]),
-    };
-    if let Err(error) = result {
+    let built = build_into(&go, program, pin, inputs, manifest, &scratch);
+    if built.is_err() {
+        // Whatever step failed, a half-made build is not left behind.
         let _ = std::fs::remove_dir_all(&scratch);
-        return Err(error);
     }
-    let stamp = serde_json::to_string_pretty(inputs).unwrap_or_default();
-    write(&scratch.join("build.json"), &stamp)?;
+    built?;
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&scratch, &dir).map_err(|source| BuildError::Io {
         what: "moving the build into place at",
@@ -69,6 +62,28 @@ pub fn build(
         source,
     })?;
     Ok(Outcome::Built(dir.join("bin"), started.elapsed()))
+}
+
+/// Downloads and builds `program` into `scratch`, with its `build.json`.
+fn build_into(
+    go: &Path,
+    program: Program,
+    pin: &Pin,
+    inputs: &BuildInputs,
+    manifest: &Path,
+    scratch: &Path,
+) -> Result<(), BuildError> {
+    let bin = scratch.join("bin");
+    create_dir(&bin)?;
+    let module = pin.module.as_deref().unwrap_or_default();
+    let source = download(go, module)?;
+    match program {
+        Program::Otelcol => build_collector(go, &source, manifest, scratch)?,
+        Program::Prometheus => build_prometheus(go, &source, pin, scratch)?,
+        _ => build_packages(go, &source, program, pin, &bin, &[])?,
+    }
+    let stamp = serde_json::to_string_pretty(inputs).unwrap_or_default();
+    write(&scratch.join("build.json"), &stamp)
 }
 
 /// `go build` of each main package, inside the module's own directory.
