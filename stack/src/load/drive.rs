@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use super::failure::Failure;
+use super::mix::CREATED;
 use super::summary::{Outcome, Stats};
 use super::{Limit, Plan};
 
@@ -22,6 +23,9 @@ pub struct Shared {
     pub stop: AtomicBool,
     pub started: Instant,
     pub stats: Mutex<Stats>,
+    /// Per instance (`plan.bases`), the id of the item last created there:
+    /// what [`super::mix::CREATED`] stands for.
+    pub created: Vec<AtomicU64>,
 }
 
 /// Takes the next request ticket, or `None` when the run is over.
@@ -93,8 +97,15 @@ async fn send(shared: &Shared, ticket: u64) -> Outcome {
     // cycles of the route list in turn, so the mix stays exact on each.
     let route = &routes[(ticket % routes.len() as u64) as usize];
     let cycle = ticket / routes.len() as u64;
-    let base = &bases[(cycle % bases.len() as u64) as usize];
-    let url = format!("{base}{}", route.path);
+    let instance = (cycle % bases.len() as u64) as usize;
+    let base = &bases[instance];
+    let created = &shared.created[instance];
+    let url = if route.path.contains(CREATED) {
+        let id = created.load(Ordering::Relaxed).to_string();
+        format!("{base}{}", route.path.replace(CREATED, &id))
+    } else {
+        format!("{base}{}", route.path)
+    };
     let request = match route.body() {
         Some(body) => shared
             .client
@@ -107,6 +118,9 @@ async fn send(shared: &Shared, ticket: u64) -> Outcome {
     let outcome = match request.send().await {
         Ok(response) => {
             let status = response.status().as_u16();
+            if let Some(id) = created_id(&response) {
+                created.fetch_max(id, Ordering::Relaxed);
+            }
             // Drain the body so the connection returns to the pool.
             let _ = response.bytes().await;
             Outcome::Status(status)
@@ -120,4 +134,13 @@ async fn send(shared: &Shared, ticket: u64) -> Outcome {
         .unwrap_or_else(|p| p.into_inner())
         .record(route, outcome, latency);
     outcome
+}
+
+/// The id a `201 Created` names in its `Location` (`/api/items/42`).
+fn created_id(response: &reqwest::Response) -> Option<u64> {
+    if response.status() != reqwest::StatusCode::CREATED {
+        return None;
+    }
+    let location = response.headers().get(reqwest::header::LOCATION)?;
+    location.to_str().ok()?.rsplit('/').next()?.parse().ok()
 }

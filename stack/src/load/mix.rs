@@ -2,11 +2,18 @@
 
 use serde::Serialize;
 
+/// In a route's path, stands for the id of the item this run created last
+/// on the same instance (`POST /api/items` names it in `Location`), or 1
+/// before the first. The service keeps only its newest 10,000 items, so a
+/// fixed id read during a long run would soon answer 404.
+pub const CREATED: &str = "{created}";
+
 /// One kind of request in the mix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Route {
     pub method: Method,
-    /// Path and query, e.g. `/api/items/1` or `/api/work?ms=5`.
+    /// Path and query, e.g. `/api/items/1`, `/api/items/{created}` or
+    /// `/api/work?ms=5`.
     pub path: String,
 }
 
@@ -83,14 +90,16 @@ impl std::fmt::Display for Route {
 
 /// The default mix: mostly successful reads, some writes and slow calls, and
 /// a few 404s (an unknown item and an unknown path) so error panels move too.
+/// Items are read back by the id their `POST` got, which exists however
+/// long the run.
 pub fn default_mix() -> Vec<Route> {
     vec![
         Route::get("/"),
         Route::get("/api/items"),
-        Route::get("/api/items/1"),
+        Route::get("/api/items/{created}"),
         Route::get("/api/items"),
         Route::post("/api/items"),
-        Route::get("/api/items/2"),
+        Route::get("/api/items/{created}"),
         Route::get("/api/work?ms=10"),
         Route::get("/api/items"),
         Route::get("/api/items/999999"),

@@ -147,6 +147,9 @@ async fn execute(mut plan: Plan, args: &LoadArgs) -> anyhow::Result<ExitCode> {
     let shared = Arc::new(Shared {
         client,
         stats: Mutex::new(Stats::new(&plan.routes)),
+        // Before this run creates any, item 1 (a sample item of a fresh
+        // service).
+        created: plan.bases.iter().map(|_| AtomicU64::new(1)).collect(),
         plan,
         next_ticket: AtomicU64::new(0),
         stop: AtomicBool::new(false),
