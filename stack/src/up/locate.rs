@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::UpArgs;
 use crate::programs::cache::{self, Cache};
+use crate::programs::error::BuildError;
 use crate::programs::pins::{Pins, Program};
 use crate::programs::{Builds, build_all, cached, go_binary};
 
@@ -35,6 +36,9 @@ pub struct Located {
     found: BTreeMap<Program, Found>,
     /// Optional programs that will not run, with the reason.
     pub missing: Vec<(Program, String)>,
+    /// Programs whose module the Go module proxy refused: building them
+    /// again here will not help.
+    pub refused: Vec<Program>,
 }
 
 impl Located {
@@ -136,7 +140,15 @@ pub fn locate(args: &UpArgs, repo: &Path) -> anyhow::Result<Located> {
                 located.insert(program, path, origin);
             }
             for (program, error) in failed {
-                why_not.insert(program, format!("build failed: {error}"));
+                let reason = match error {
+                    // The build's own line has just given the proxy's answer.
+                    BuildError::Download { module, .. } => {
+                        located.refused.push(program);
+                        format!("the Go module proxy does not serve {module} here")
+                    }
+                    error => format!("build failed: {error}"),
+                };
+                why_not.insert(program, reason);
             }
         }
     }

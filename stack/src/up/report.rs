@@ -108,6 +108,16 @@ fn this_program() -> String {
         .unwrap_or_else(|_| "stack".into())
 }
 
+/// `a, b, or c`.
+fn any_of(ways: impl IntoIterator<Item = String>) -> String {
+    let mut ways: Vec<String> = ways.into_iter().collect();
+    let last = ways.pop().unwrap_or_default();
+    if ways.is_empty() {
+        return last;
+    }
+    format!("{}, or {last}", ways.join(", "))
+}
+
 /// The optional components that do not run, why, and what to do.
 pub fn not_running(
     located: &Located,
@@ -117,16 +127,28 @@ pub fn not_running(
 ) {
     let stack = this_program();
     for (program, reason) in &located.missing {
+        // A build the proxy refused would only be refused again.
+        let build = |what: &str| {
+            (!located.refused.contains(program))
+                .then(|| format!("`{stack} build {what}` (needs Go and the Go module proxy)"))
+        };
         let remedy = match program {
             Program::Otelcol => format!(
-                "traces are not collected and the service exports none; to run it: \
-                 `{stack} build otelcol` (needs Go and the Go module proxy), or pass \
-                 --otelcol-bin PATH"
+                "traces are not collected and the service exports none; to run it: {}",
+                any_of(
+                    build("otelcol")
+                        .into_iter()
+                        .chain(["pass --otelcol-bin PATH".into()])
+                )
             ),
             Program::Tempo => format!(
                 "traces are not stored (the Collector still derives span metrics); to run \
-                 it: `{stack} build tempo` (needs Go and the Go module proxy), put `tempo` on \
-                 PATH, pass --tempo-bin PATH, or --tempo-endpoint HOST:PORT of a running Tempo"
+                 it: {}",
+                any_of(build("tempo").into_iter().chain([
+                    "put `tempo` on PATH".into(),
+                    "pass --tempo-bin PATH".into(),
+                    "--tempo-endpoint HOST:PORT of a running Tempo".into(),
+                ]))
             ),
             _ => String::new(),
         };
@@ -137,5 +159,18 @@ pub fn not_running(
     }
     if let Err(reason) = grafana {
         note!("stack: not running: grafana: {reason}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ways_read_as_a_list() {
+        let ways = |list: &[&str]| any_of(list.iter().map(|way| (*way).to_owned()));
+        assert_eq!(ways(&["a"]), "a");
+        assert_eq!(ways(&["a", "b"]), "a, or b");
+        assert_eq!(ways(&["a", "b", "c"]), "a, b, or c");
     }
 }
