@@ -102,7 +102,8 @@ pub fn default_mix() -> Vec<Route> {
         Route::get("/api/items/{created}"),
         Route::get("/api/work?ms=10"),
         Route::get("/api/items"),
-        Route::get("/api/items/999999"),
+        // Ids start at 1: this item never exists, however long the run.
+        Route::get("/api/items/0"),
         Route::get("/does-not-exist"),
     ]
 }
