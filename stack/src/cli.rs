@@ -247,7 +247,9 @@ pub struct LoadArgs {
 
     /// A route to hit, `[METHOD] PATH` (e.g. `/api/items`, `POST /api/items`);
     /// repeat to build a mix, repeat one to weight it. Requests cycle through
-    /// the list in order. Default: a mix over every endpoint incl. some 404s.
+    /// the list in order. `{created}` in PATH stands for the id of the item
+    /// this run last created on that instance (`POST /api/items`), 1 before
+    /// the first. Default: a mix over every endpoint incl. some 404s.
     #[arg(long = "route", env = "STACK_LOAD_ROUTES", value_delimiter = ',')]
     pub routes: Vec<String>,
 

@@ -5,7 +5,9 @@ use serde::Serialize;
 /// In a route's path, stands for the id of the item this run created last
 /// on the same instance (`POST /api/items` names it in `Location`), or 1
 /// before the first. The service keeps only its newest 10,000 items, so a
-/// fixed id read during a long run would soon answer 404.
+/// fixed id read during a long run would soon answer 404. (Against a
+/// service that already evicted item 1, the reads sent before the run's
+/// first POST is answered still do.)
 pub const CREATED: &str = "{created}";
 
 /// One kind of request in the mix.

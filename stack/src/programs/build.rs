@@ -48,6 +48,7 @@ pub fn build(
     let mut scratch = dir.clone().into_os_string();
     scratch.push(format!(".partial-{}", std::process::id()));
     let scratch = PathBuf::from(scratch);
+    remove_abandoned(&dir, program);
     let _ = std::fs::remove_dir_all(&scratch);
     let built = build_into(&go, program, pin, inputs, manifest, &scratch);
     if built.is_err() {
@@ -56,12 +57,38 @@ pub fn build(
     }
     built?;
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&scratch, &dir).map_err(|source| BuildError::Io {
-        what: "moving the build into place at",
-        path: dir.clone(),
-        source,
+    std::fs::rename(&scratch, &dir).map_err(|source| {
+        let _ = std::fs::remove_dir_all(&scratch);
+        BuildError::Io {
+            what: "moving the build into place at",
+            path: dir.clone(),
+            source,
+        }
     })?;
     Ok(Outcome::Built(dir.join("bin"), started.elapsed()))
+}
+
+/// Removes the unfinished builds of `program` next to `dir` whose process
+/// no longer runs: a build interrupted by Ctrl-C, or by an older `stack`,
+/// whose folders end in `.partial-<pid>` too.
+fn remove_abandoned(dir: &Path, program: Program) {
+    let (Some(programs), prefix) = (dir.parent(), format!("{}-", program.key())) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(programs) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some((stem, pid)) = name.to_str().and_then(|name| name.rsplit_once(".partial-")) else {
+            continue;
+        };
+        let running =
+            |pid: u32| pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if stem.starts_with(&prefix) && pid.parse().is_ok_and(|pid| !running(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Downloads and builds `program` into `scratch`, with its `build.json`.
@@ -192,4 +219,32 @@ fn create_dir(path: &Path) -> Result<(), BuildError> {
         path: path.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_abandoned_by_a_process_that_ended_are_removed() {
+        let cache = tempfile::tempdir().expect("temp dir");
+        let programs = cache.path().join("programs");
+        let own = std::process::id();
+        let ended = 999_999_999; // above any pid_max
+        let folders = [
+            ("tempo-2.8.2", true),
+            (&format!("tempo-2.8.2.partial-{own}") as &str, true),
+            (&format!("tempo-2.8.2.partial-{ended}"), false),
+            // An older stack cut the version short.
+            (&format!("tempo-2.8.partial-{ended}"), false),
+            (&format!("prometheus-3.5.0.partial-{ended}"), true),
+        ];
+        for (folder, _) in &folders {
+            std::fs::create_dir_all(programs.join(folder).join("bin")).expect("folder");
+        }
+        remove_abandoned(&programs.join("tempo-2.8.2"), Program::Tempo);
+        for (folder, kept) in folders {
+            assert_eq!(programs.join(folder).exists(), kept, "{folder}");
+        }
+    }
 }

@@ -30,3 +30,32 @@ pub enum BuildError {
         source: std::io::Error,
     },
 }
+
+impl BuildError {
+    /// The Go module proxy answered that it does not serve the module (as
+    /// this project's proxy does for Tempo): building again will not help.
+    /// Any other download failure (offline, a checksum) may pass next time.
+    pub fn refused_by_proxy(&self) -> bool {
+        const REFUSALS: [&str; 3] = ["403 Forbidden", "404 Not Found", "410 Gone"];
+        matches!(self, BuildError::Download { message, .. }
+            if REFUSALS.iter().any(|refusal| message.contains(refusal)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_proxy_s_refusal_counts_as_refused() {
+        let download = |message: &str| BuildError::Download {
+            module: "github.com/grafana/tempo@v1".into(),
+            message: message.into(),
+        };
+        let refused = "invalid version: reading https://proxy.golang.org/github.com/grafana/tempo/@v/v1.info: 403 Forbidden server response: This module version is not available.";
+        assert!(download(refused).refused_by_proxy());
+        let offline = "dial tcp: lookup proxy.golang.org: no such host";
+        assert!(!download(offline).refused_by_proxy());
+        assert!(!BuildError::GoMissing.refused_by_proxy());
+    }
+}

@@ -142,7 +142,7 @@ pub fn locate(args: &UpArgs, repo: &Path) -> anyhow::Result<Located> {
             for (program, error) in failed {
                 let reason = match error {
                     // The build's own line has just given the proxy's answer.
-                    BuildError::Download { module, .. } => {
+                    BuildError::Download { module, .. } if error.refused_by_proxy() => {
                         located.refused.push(program);
                         format!("the Go module proxy does not serve {module} here")
                     }
