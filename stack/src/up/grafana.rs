@@ -15,6 +15,9 @@ use super::state::StateDir;
 use super::targets::rewrite_url;
 use crate::executables::on_path;
 
+/// Grafana's admin password: it has no default here.
+const ADMIN_PASSWORD: &str = "GF_SECURITY_ADMIN_PASSWORD";
+
 /// An installed Grafana.
 #[derive(Debug)]
 pub struct Grafana {
@@ -48,7 +51,7 @@ pub fn detect() -> Result<Grafana, String> {
             home.display()
         ));
     }
-    if std::env::var_os("GF_SECURITY_ADMIN_PASSWORD").is_none() {
+    if std::env::var_os(ADMIN_PASSWORD).is_none() {
         return Err(
             "installed, but GF_SECURITY_ADMIN_PASSWORD is not set (there is no default password)"
                 .into(),
@@ -94,6 +97,10 @@ impl Grafana {
             )
             .env("GF_AUTH_ANONYMOUS_ENABLED", "false")
             .env("INBOX_TOKEN", token);
+        // Other components do not inherit it (`Supervised::spawn`).
+        if let Some(password) = std::env::var_os(ADMIN_PASSWORD) {
+            command.env(ADMIN_PASSWORD, password);
+        }
         Ok(Launch {
             name: "grafana",
             role: Role::Grafana,

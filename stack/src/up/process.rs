@@ -18,6 +18,22 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use super::state::SECRET_ENV;
+
+/// Keeps the secrets of `stack up`'s environment from `command` unless it
+/// sets them itself: a process's environment is readable in /proc by the
+/// same user, and passes to everything it runs.
+fn withhold_secrets(command: &mut Command) {
+    for secret in SECRET_ENV {
+        if !command
+            .get_envs()
+            .any(|(name, value)| name == secret && value.is_some())
+        {
+            command.env_remove(secret);
+        }
+    }
+}
+
 /// How long a child gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -61,6 +77,7 @@ impl Supervised {
         let err = out
             .try_clone()
             .map_err(|e| SpawnError::Log(log.to_owned(), e))?;
+        withhold_secrets(&mut command);
         command
             .stdin(Stdio::null())
             .stdout(out)
@@ -261,5 +278,26 @@ mod tests {
         assert_eq!(component.log_tail(20), "this run failed");
         let kept = std::fs::read_to_string(&log).expect("log");
         assert!(kept.starts_with("an earlier run's last line\n"), "{kept}");
+    }
+
+    #[test]
+    fn secrets_go_only_to_the_components_that_set_them() {
+        use std::ffi::OsStr;
+        let env = |command: &Command, name: &str| {
+            command
+                .get_envs()
+                .find(|(key, _)| *key == OsStr::new(name))
+                .map(|(_, value)| value.map(OsStr::to_owned))
+        };
+        let mut plain = Command::new("true");
+        withhold_secrets(&mut plain);
+        for secret in SECRET_ENV {
+            assert_eq!(env(&plain, secret), Some(None), "{secret} is removed");
+        }
+        let mut inbox = Command::new("true");
+        inbox.env("INBOX_TOKEN", "t");
+        withhold_secrets(&mut inbox);
+        assert_eq!(env(&inbox, "INBOX_TOKEN"), Some(Some("t".into())));
+        assert_eq!(env(&inbox, "GF_SECURITY_ADMIN_PASSWORD"), Some(None));
     }
 }

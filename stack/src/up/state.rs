@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -33,6 +33,9 @@ impl StateDir {
     /// Creates the directory tree (absolute paths, so generated configs work
     /// from any working directory).
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating state directory {}", dir.display()))?;
+        check_private(dir)?;
         for sub in ["data", "logs"] {
             std::fs::create_dir_all(dir.join(sub))
                 .with_context(|| format!("creating state directory {}", dir.join(sub).display()))?;
@@ -115,8 +118,10 @@ pub struct ManifestEntry {
     pub env: BTreeMap<String, String>,
 }
 
-/// Variables never written to `stack.json`: the token has its own 0600 file.
-const SECRET_ENV: [&str; 1] = ["INBOX_TOKEN"];
+/// Secrets passed in the environment: never written to `stack.json` (the
+/// token has its own 0600 file), and given only to the components that use
+/// them (`Supervised::spawn`).
+pub const SECRET_ENV: [&str; 2] = ["INBOX_TOKEN", "GF_SECURITY_ADMIN_PASSWORD"];
 
 /// A command's program and arguments, and the variables it sets (without
 /// secrets), for [`ManifestEntry`].
@@ -142,7 +147,73 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
+    // `mode` applies only to a new file: an older one may be readable by all.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("making {} private", path.display()))?;
     file.write_all(contents.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// Refuses a state directory that another user owns or may write to.
+/// Everything `stack up` writes there follows the directory's entries, so
+/// such a user could plant symlinks that make it overwrite a file of yours
+/// (or, for `stack up` run as root, any file) and read it as the inbox
+/// token.
+fn check_private(dir: &Path) -> anyhow::Result<()> {
+    let metadata = std::fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if metadata.uid() != me {
+        anyhow::bail!(
+            "the state directory {} belongs to user id {}, not to you ({me}): choose a \
+             directory of your own with --state-dir",
+            dir.display(),
+            metadata.uid()
+        );
+    }
+    let mode = metadata.mode() & 0o777;
+    if mode & 0o022 != 0 {
+        anyhow::bail!(
+            "the state directory {} can be written by other users (mode {mode:o}): run \
+             `chmod go-w {}`, or choose another --state-dir",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_directory_others_can_write_to_is_refused() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let dir = parent.path().join("state");
+        StateDir::create(&dir).expect("a new directory is the user's own");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let error = StateDir::create(&dir)
+            .expect_err("writable by all")
+            .to_string();
+        assert!(
+            error.contains("can be written by other users (mode 777)"),
+            "{error}"
+        );
+        assert!(error.contains("chmod go-w"), "{error}");
+    }
+
+    #[test]
+    fn an_old_token_file_readable_by_all_is_made_private() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let state = StateDir::create(&parent.path().join("state")).expect("state dir");
+        let path = state.file("inbox-token");
+        std::fs::write(&path, "chosen\n").expect("token file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let (token, _) = state.token(None).expect("token");
+        assert_eq!(token, "chosen");
+        let mode = std::fs::metadata(&path).expect("metadata").mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 }
