@@ -40,7 +40,7 @@ pub fn extract(headers: &HeaderMap) -> Context {
     let cut = {
         let span = cx.span();
         let parent = span.span_context();
-        (length(&entries(parent.trace_state())) > MAX_TRACESTATE).then(|| {
+        (length(parent.trace_state()) > MAX_TRACESTATE).then(|| {
             SpanContext::new(
                 parent.trace_id(),
                 parent.span_id(),
@@ -61,9 +61,9 @@ pub fn extract(headers: &HeaderMap) -> Context {
 /// end. The propagator has parsed it into at most 32 valid entries, so
 /// this is little work and what is left is valid.
 fn bounded(state: &TraceState) -> TraceState {
-    let mut entries = entries(state);
-    while length(&entries) > MAX_TRACESTATE {
-        match entries.iter().rposition(|entry| entry_length(entry) > 128) {
+    let mut entries: Vec<(&str, &str)> = state.into_iter().collect();
+    while length(entries.iter().copied()) > MAX_TRACESTATE {
+        match entries.iter().rposition(|entry| entry_length(*entry) > 128) {
             Some(long) => entries.remove(long),
             None => entries.pop().unwrap_or_default(),
         };
@@ -71,18 +71,19 @@ fn bounded(state: &TraceState) -> TraceState {
     TraceState::from_key_value(entries).unwrap_or_default()
 }
 
-fn entries(state: &TraceState) -> Vec<(&str, &str)> {
-    state.into_iter().collect()
-}
-
 /// The length of `key=value`.
-fn entry_length((key, value): &(&str, &str)) -> usize {
+fn entry_length((key, value): (&str, &str)) -> usize {
     key.len() + 1 + value.len()
 }
 
-/// The length of the header that lists `entries`.
-fn length(entries: &[(&str, &str)]) -> usize {
-    entries.iter().map(entry_length).sum::<usize>() + entries.len().saturating_sub(1)
+/// The length of the header that lists `entries` (each with its comma, but
+/// the last), counted without building it: the check runs for every request.
+fn length<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> usize {
+    entries
+        .into_iter()
+        .map(|entry| entry_length(entry) + 1)
+        .sum::<usize>()
+        .saturating_sub(1)
 }
 
 /// Names the span of `context` in `headers`, as the W3C trace-context
