@@ -216,8 +216,11 @@ impl History {
         }
     }
 
-    /// How many records are kept, and their total footprint in bytes.
-    pub fn usage(&self) -> (usize, usize) {
+    /// How many records are kept, and their total footprint in bytes: what
+    /// the tests below hold the bounds to ([`History::newest`] serves the
+    /// page).
+    #[cfg(test)]
+    fn usage(&self) -> (usize, usize) {
         let inner = self.lock();
         (inner.items.len(), inner.bytes)
     }
