@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # What the instrumentation costs, side by side in one run: a bare axum hello-world, the
-# service in each telemetry mode and with its defaults, and a conventional peer
+# service in each telemetry mode and with its defaults, and two conventional peers
 # (examples/peer.rs: tower-http TraceLayer + tracing-opentelemetry + opentelemetry-otlp +
-# opentelemetry-prometheus + a fmt access log), all exporting to the same live OTLP/gRPC
+# opentelemetry-prometheus + a fmt access log; and the same with axum-tracing-opentelemetry's
+# layers making the span, as its README shows), all exporting to the same live OTLP/gRPC
 # receiver (examples/otlp_sink.rs) on this host. Prints a Markdown table.
 #
 # Usage: service/bench/run.sh      (needs wrk and curl: sudo apt-get install -y wrk curl)
 # Env:   BENCH_DURATION=10s BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 BENCH_THREADS=1 BENCH_PATH=/
-#        BENCH_PORT=15000 BENCH_SINK_PORT=14317 BENCH_MODES="bare off metrics full defaults peer"
+#        BENCH_PORT=15000 BENCH_SINK_PORT=14317 BENCH_MODES="bare off metrics full defaults peer peer-otel-axum"
 #        CARGO_TARGET_DIR (default: <repo>/target)
 #
 # Method: each mode is a fresh server process with its stdout (the log) going to a file.
@@ -17,7 +18,7 @@
 # mode's median round (by CPU per request). Spans: the receiver's count before and after
 # a mode (the server is stopped first, so its last spans are flushed). Spans dropped: the
 # service's own count (otel_sdk_processor_span_processed_total{error_type="queue_full"});
-# for the peer, whose SDK drops silently, the requests wrk made minus the spans received.
+# for the peers, whose SDK drops silently, the requests wrk made minus the spans received.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -28,7 +29,7 @@ threads=${BENCH_THREADS:-1}
 path=${BENCH_PATH:-/}
 port=${BENCH_PORT:-15000}
 sink_port=${BENCH_SINK_PORT:-14317}
-read -r -a modes <<<"${BENCH_MODES:-bare off metrics full defaults peer}"
+read -r -a modes <<<"${BENCH_MODES:-bare off metrics full defaults peer peer-otel-axum}"
 target=${CARGO_TARGET_DIR:-$PWD/target}
 endpoint="http://127.0.0.1:$sink_port"
 
@@ -58,7 +59,8 @@ start() {
   local -a args=(--listen "127.0.0.1:$port")
   case $mode in
     bare) "$target/release/examples/bare_axum" "127.0.0.1:$port" >"$log" 2>&1 & ;;
-    peer) "$target/release/examples/peer" "127.0.0.1:$port" "$endpoint" >"$log" 2>&1 & ;;
+    peer) "$target/release/examples/peer" trace-layer "127.0.0.1:$port" "$endpoint" >"$log" 2>&1 & ;;
+    peer-otel-axum) "$target/release/examples/peer" otel-axum "127.0.0.1:$port" "$endpoint" >"$log" 2>&1 & ;;
     off | metrics) "$service" "${args[@]}" --telemetry "$mode" --access-log off >"$log" 2>&1 & ;;
     full) OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint "$service" "${args[@]}" --access-log off >"$log" 2>&1 & ;;
     defaults) OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint "$service" "${args[@]}" >"$log" 2>&1 & ;;
@@ -105,8 +107,8 @@ run_mode() {
     sleep 0.2
   done
   spans=$((spans - spans_before))
-  # The peer's SDK drops silently: what did not arrive was dropped.
-  [[ $mode == peer ]] && dropped=$((requests - spans))
+  # The peers' SDK drops silently: what did not arrive was dropped.
+  [[ $mode == peer* ]] && dropped=$((requests - spans))
   awk -v ticks=$((cpu_after - cpu_before)) -v sink_ticks=$((sink_after - sink_before)) -v hz="$(getconf CLK_TCK)" \
     -v all="$requests" -v dropped="$dropped" -v spans="$spans" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
@@ -140,7 +142,8 @@ describe() {
     metrics) echo "service metrics only (\`--telemetry metrics --access-log off\`)" ;;
     full) echo "service full, access log off (\`--access-log off\`)" ;;
     defaults) echo "service with its defaults (full + access log)" ;;
-    peer) echo "conventional peer (examples/peer.rs)" ;;
+    peer) echo "conventional peer, TraceLayer (\`examples/peer.rs trace-layer\`)" ;;
+    peer-otel-axum) echo "conventional peer, axum-tracing-opentelemetry (\`examples/peer.rs otel-axum\`)" ;;
   esac
 }
 
@@ -156,12 +159,14 @@ for mode in "${modes[@]}"; do
     { vs_off = off == "" ? "-" : sprintf("%.2f", $1 / off)
       printf "| %s | %.2f | %.2f | %s | %.0f | %.2f | %.3f | %.3f | %d | %d | %s | %.2f |\n", name, $1, $1 / b[1], vs_off, $2, $2 / b[2], $3, $4, $5, $8, $6, $7 }'
 done
-peer_cpu=$(cpu_of peer || true)
 defaults_cpu=$(cpu_of defaults || true)
-if [[ -n $peer_cpu && -n $defaults_cpu ]]; then
-  echo
-  awk -v peer="$peer_cpu" -v service="$defaults_cpu" 'BEGIN { printf "conventional peer over the service with its defaults: %.2fx the CPU per request\n", peer / service }'
-fi
+for peer in peer peer-otel-axum; do
+  peer_cpu=$(cpu_of "$peer" || true)
+  if [[ -n $peer_cpu && -n $defaults_cpu ]]; then
+    awk -v name="$peer" -v peer="$peer_cpu" -v service="$defaults_cpu" 'BEGIN { printf "\n%s over the service with its defaults: %.2fx the CPU per request", name, peer / service }'
+  fi
+done
+echo
 # The modes of one round share whatever else the machine is doing, which
 # drifts between rounds: a ratio taken within each round is steadier than
 # the ratio of two medians taken from different rounds.
@@ -176,9 +181,10 @@ paired() {
 echo
 echo "CPU ratios within each round (round 1, 2, ...), and their median:"
 for mode in "${modes[@]:1}"; do
-  [[ $mode == peer ]] || paired "$mode" "${modes[0]}"
+  [[ $mode == peer* ]] || paired "$mode" "${modes[0]}"
 done
 paired peer defaults
+paired peer-otel-axum defaults
 echo
 echo "all rounds (CPU µs/req / req/s / dropped):"
 for mode in "${modes[@]}"; do

@@ -1,12 +1,22 @@
-//! The benchmark's conventional peer: a hello-world instrumented the way
-//! most axum services are: tower-http's `TraceLayer` makes a `tracing` span
-//! and an access-log line per request, `tracing-opentelemetry` turns the
-//! span into an OpenTelemetry span exported by `opentelemetry-otlp`, and a
-//! `from_fn` middleware records the request counter and duration histogram
-//! for `opentelemetry-prometheus`. SDK defaults throughout.
+//! The benchmark's conventional peers: a hello-world instrumented the two
+//! ways most axum services are. Both record the request counter and
+//! duration histogram for `opentelemetry-prometheus` in a `from_fn`
+//! middleware, and turn `tracing` spans into OpenTelemetry spans with
+//! `tracing-opentelemetry`, exported by `opentelemetry-otlp`; SDK defaults
+//! throughout. They differ in what makes the server span:
+//!
+//! - `trace-layer`: tower-http's `TraceLayer` makes a `tracing` span and
+//!   an access-log line per request;
+//! - `otel-axum`: as axum-tracing-opentelemetry's README shows (the
+//!   typical community setup issue 8 measured): `OtelAxumLayer` makes the
+//!   span (W3C context read from the request, HTTP semantic-convention
+//!   attributes), `OtelInResponseLayer` names it in the response, and
+//!   `TraceLayer` only writes the access-log line, which that README
+//!   recommends. The log filter is `init-tracing-opentelemetry`'s default
+//!   (`info`, and `trace` for `otel::tracing`, the target of the span).
 //!
 //! ```sh
-//! cargo run --release -p service --example peer -- 127.0.0.1:15002 http://127.0.0.1:14317
+//! cargo run --release -p service --example peer -- trace-layer 127.0.0.1:15002 http://127.0.0.1:14317
 //! ```
 
 use std::time::Instant;
@@ -16,11 +26,13 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 use axum::routing::get;
+use axum_tracing_opentelemetry::middleware::{OtelAxumLayer, OtelInResponseLayer};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use prometheus::{Encoder as _, Registry, TextEncoder};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -68,6 +80,11 @@ async fn render(State(metrics): State<Metrics>) -> Vec<u8> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
+    let otel_axum = match args.next().as_deref() {
+        Some("trace-layer") => false,
+        Some("otel-axum") => true,
+        _ => anyhow::bail!("usage: peer trace-layer|otel-axum [ADDRESS] [OTLP_ENDPOINT]"),
+    };
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:15002".to_owned());
     let endpoint = args
         .next()
@@ -80,8 +97,16 @@ async fn main() -> anyhow::Result<()> {
     let tracer_provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .build();
+    // axum-tracing-opentelemetry reads the caller's context through the
+    // global propagator.
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let filter = if otel_axum {
+        "info,otel::tracing=trace"
+    } else {
+        "info"
+    };
     tracing_subscriber::registry()
-        .with(tracing_subscriber::EnvFilter::new("info"))
+        .with(tracing_subscriber::EnvFilter::new(filter))
         .with(tracing_subscriber::fmt::layer())
         .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("peer")))
         .init();
@@ -106,12 +131,20 @@ async fn main() -> anyhow::Result<()> {
 
     let app = Router::new()
         .route("/", get(|| async { "Hello, World!" }))
-        .route("/metrics", get(render))
-        .layer(
+        .route("/metrics", get(render));
+    let log = DefaultOnResponse::new().level(Level::INFO);
+    let app = if otel_axum {
+        app.layer(TraceLayer::new_for_http().on_response(log))
+            .layer(OtelInResponseLayer)
+            .layer(OtelAxumLayer::default())
+    } else {
+        app.layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(log),
         )
+    };
+    let app = app
         .layer(from_fn_with_state(metrics.clone(), record))
         .with_state(metrics);
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -10,19 +10,23 @@
 //!
 //! - the counter and histogram are bound to each attribute set on its
 //!   first request (SDK bound instruments) and kept in [`HttpMetrics`]'s
-//!   series map, so a request costs one lookup of a small key;
+//!   series map, so a request costs one lookup of a small key, borrowed
+//!   from the request (no allocation) and hashed with foldhash (the keys
+//!   are label values from closed sets, so a hash that resists flooding
+//!   buys nothing);
 //! - the in-flight gauge is one atomic count per method label, read by an
 //!   asynchronous instrument at collection time.
 //!
 //! The exposition is the same as with the plain calls; the test at the
 //! bottom records the same requests both ways and compares.
 
-use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use hashbrown::{Equivalent, HashMap};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{BoundCounter, BoundHistogram, Counter, Histogram, Meter};
 
@@ -47,11 +51,42 @@ pub struct HttpMetrics {
 }
 
 /// The attributes of one answered request's series.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct SeriesKey {
     method: MethodLabel,
     route: Option<String>,
     status: StatusCode,
+}
+
+/// A [`SeriesKey`] borrowed from a request, to look its series up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct SeriesRef<'a> {
+    method: MethodLabel,
+    route: Option<&'a str>,
+    status: StatusCode,
+}
+
+impl SeriesKey {
+    fn as_ref(&self) -> SeriesRef<'_> {
+        SeriesRef {
+            method: self.method,
+            route: self.route.as_deref(),
+            status: self.status,
+        }
+    }
+}
+
+/// Hashed as its borrowed form, so that both find the same entry.
+impl Hash for SeriesKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_ref().hash(state);
+    }
+}
+
+impl Equivalent<SeriesKey> for SeriesRef<'_> {
+    fn equivalent(&self, key: &SeriesKey) -> bool {
+        *self == key.as_ref()
+    }
 }
 
 /// The counter and histogram bound to one [`SeriesKey`].
@@ -141,9 +176,9 @@ impl HttpMetrics {
         status: StatusCode,
         elapsed: Duration,
     ) {
-        let key = SeriesKey {
+        let key = SeriesRef {
             method,
-            route: route.map(str::to_owned),
+            route,
             status,
         };
         let seconds = elapsed.as_secs_f64();
@@ -154,6 +189,11 @@ impl HttpMetrics {
             return;
         }
         drop(known);
+        let key = SeriesKey {
+            method,
+            route: route.map(str::to_owned),
+            status,
+        };
         let attributes = key.attributes();
         let mut series = self.series.write().unwrap_or_else(PoisonError::into_inner);
         let series = series.entry(key).or_insert_with(|| Series {

@@ -111,7 +111,7 @@ pub fn inject(context: &SpanContext, headers: &mut HeaderMap) {
 }
 
 /// Writes `bytes` as lowercase hex into `out` (twice as long).
-fn hex_into(out: &mut [u8], bytes: &[u8]) {
+pub(super) fn hex_into(out: &mut [u8], bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
         pair[0] = HEX[usize::from(byte >> 4)];
