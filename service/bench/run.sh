@@ -7,7 +7,7 @@
 # receiver (examples/otlp_sink.rs) on this host. Prints a Markdown table.
 #
 # Usage: service/bench/run.sh      (needs wrk and curl: sudo apt-get install -y wrk curl)
-# Env:   BENCH_DURATION=10s BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 BENCH_THREADS=1 BENCH_PATH=/
+# Env:   BENCH_DURATION=10s BENCH_ROUNDS=5 BENCH_CONNECTIONS=32 BENCH_THREADS=1 BENCH_PATH=/
 #        BENCH_PORT=15000 BENCH_SINK_PORT=14317 BENCH_MODES="bare off metrics full defaults peer peer-otel-axum"
 #        CARGO_TARGET_DIR (default: <repo>/target)
 #
@@ -23,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 duration=${BENCH_DURATION:-10s}
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-5}
 connections=${BENCH_CONNECTIONS:-32}
 threads=${BENCH_THREADS:-1}
 path=${BENCH_PATH:-/}
