@@ -148,6 +148,26 @@ async fn main() -> anyhow::Result<()> {
         .layer(from_fn_with_state(metrics.clone(), record))
         .with_state(metrics);
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, app).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    // Exports what the batch still holds.
+    tracer_provider.shutdown()?;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (how the benchmark stops it).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }

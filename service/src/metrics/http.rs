@@ -67,25 +67,37 @@ struct SeriesRef<'a> {
 }
 
 impl SeriesKey {
-    fn as_ref(&self) -> SeriesRef<'_> {
+    fn borrowed(&self) -> SeriesRef<'_> {
         SeriesRef {
             method: self.method,
             route: self.route.as_deref(),
             status: self.status,
         }
     }
+
+    fn attributes(&self) -> Vec<KeyValue> {
+        let mut attributes = vec![KeyValue::new(HTTP_REQUEST_METHOD, self.method.as_str())];
+        if let Some(route) = &self.route {
+            attributes.push(KeyValue::new(HTTP_ROUTE, route.clone()));
+        }
+        attributes.push(KeyValue::new(
+            HTTP_RESPONSE_STATUS_CODE,
+            i64::from(self.status.as_u16()),
+        ));
+        attributes
+    }
 }
 
 /// Hashed as its borrowed form, so that both find the same entry.
 impl Hash for SeriesKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_ref().hash(state);
+        self.borrowed().hash(state);
     }
 }
 
 impl Equivalent<SeriesKey> for SeriesRef<'_> {
     fn equivalent(&self, key: &SeriesKey) -> bool {
-        *self == key.as_ref()
+        *self == key.borrowed()
     }
 }
 
@@ -229,20 +241,6 @@ impl HttpMetrics {
         }
         attributes.push(KeyValue::new(ERROR_TYPE, rejection.as_str()));
         self.requests.add(1, &attributes);
-    }
-}
-
-impl SeriesKey {
-    fn attributes(&self) -> Vec<KeyValue> {
-        let mut attributes = vec![KeyValue::new(HTTP_REQUEST_METHOD, self.method.as_str())];
-        if let Some(route) = &self.route {
-            attributes.push(KeyValue::new(HTTP_ROUTE, route.clone()));
-        }
-        attributes.push(KeyValue::new(
-            HTTP_RESPONSE_STATUS_CODE,
-            i64::from(self.status.as_u16()),
-        ));
-        attributes
     }
 }
 
