@@ -160,13 +160,15 @@ for mode in "${modes[@]}"; do
       printf "| %s | %.2f | %.2f | %s | %.0f | %.2f | %.3f | %.3f | %d | %d | %s | %.2f |\n", name, $1, $1 / b[1], vs_off, $2, $2 / b[2], $3, $4, $5, $8, $6, $7 }'
 done
 defaults_cpu=$(cpu_of defaults || true)
+summary=
 for peer in peer peer-otel-axum; do
   peer_cpu=$(cpu_of "$peer" || true)
   if [[ -n $peer_cpu && -n $defaults_cpu ]]; then
-    awk -v name="$peer" -v peer="$peer_cpu" -v service="$defaults_cpu" 'BEGIN { printf "\n%s over the service with its defaults: %.2fx the CPU per request", name, peer / service }'
+    summary+=$(awk -v name="$(describe "$peer")" -v peer="$peer_cpu" -v service="$defaults_cpu" \
+      'BEGIN { printf "%s over the service with its defaults: %.2fx the CPU per request\\n", name, peer / service }')
   fi
 done
-echo
+[[ -z $summary ]] || printf '\n%b' "$summary"
 # The modes of one round share whatever else the machine is doing, which
 # drifts between rounds: a ratio taken within each round is steadier than
 # the ratio of two medians taken from different rounds.
