@@ -72,19 +72,17 @@ pub fn build(
 /// no longer runs: a build interrupted by Ctrl-C, or by an older `stack`,
 /// whose folders end in `.partial-<pid>` too.
 fn remove_abandoned(dir: &Path, program: Program) {
-    let (Some(programs), prefix) = (dir.parent(), format!("{}-", program.key())) else {
+    let Some(Ok(entries)) = dir.parent().map(std::fs::read_dir) else {
         return;
     };
-    let Ok(entries) = std::fs::read_dir(programs) else {
-        return;
-    };
+    let prefix = format!("{}-", program.key());
+    let running =
+        |pid: u32| pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some((stem, pid)) = name.to_str().and_then(|name| name.rsplit_once(".partial-")) else {
             continue;
         };
-        let running =
-            |pid: u32| pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
         if stem.starts_with(&prefix) && pid.parse().is_ok_and(|pid| !running(pid)) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
