@@ -6,7 +6,9 @@
 //! case>`, so every heading gets the anchor GitHub gives it
 //! ([`anchor`]): the same link works on the inbox and on the repository's
 //! web view. The page has no script: raw HTML in the Markdown is shown as
-//! text, not passed through. Links stay as written.
+//! text, not passed through. Links stay as written, except those to the
+//! repository's other documents (`configuration.md#...`): the inbox does not
+//! serve them, so their text stays and the link goes.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -61,8 +63,17 @@ fn body_of(markdown: &str) -> (String, String) {
     let mut seen = HashSet::new();
     let mut title = None;
     let mut start = None;
+    let mut in_dropped_link = false;
     for i in 0..events.len() {
         match &events[i] {
+            Event::Start(Tag::Link { dest_url, .. }) if is_other_document(dest_url) => {
+                events[i] = Event::Text(CowStr::Borrowed(""));
+                in_dropped_link = true;
+            }
+            Event::End(TagEnd::Link) if in_dropped_link => {
+                events[i] = Event::Text(CowStr::Borrowed(""));
+                in_dropped_link = false;
+            }
             Event::Start(Tag::Heading { .. }) => start = Some(i),
             Event::End(TagEnd::Heading(_)) => {
                 let Some(open) = start.take() else { continue };
@@ -83,6 +94,12 @@ fn body_of(markdown: &str) -> (String, String) {
     let mut body = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut body, events.into_iter());
     (body, title.unwrap_or_else(|| "Runbook".to_owned()))
+}
+
+/// A link relative to the Markdown file (`scaling.md#labels`): neither a
+/// URL, nor a path on the inbox, nor an anchor on this page.
+fn is_other_document(dest: &str) -> bool {
+    !(dest.contains(':') || dest.starts_with('/') || dest.starts_with('#'))
 }
 
 /// The heading's plain text: its words and code spans, as GitHub reads it.
@@ -155,6 +172,23 @@ mod tests {
             page.contains(
                 r#"<a href="http://127.0.0.1:9090/alerts">http://127.0.0.1:9090/alerts</a>"#
             ),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn links_to_other_documents_become_their_text() {
+        let page = page_of(
+            "See [setup.md](setup.md#checks), [below](#service-down) and [alerts](http://x/alerts).\n",
+        );
+        assert!(page.contains("See setup.md, "), "{page}");
+        assert!(!page.contains("setup.md#checks"), "{page}");
+        assert!(
+            page.contains(r##"<a href="#service-down">below</a>"##),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<a href="http://x/alerts">alerts</a>"#),
             "{page}"
         );
     }

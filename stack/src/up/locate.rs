@@ -129,9 +129,14 @@ pub fn locate(args: &UpArgs, repo: &Path) -> anyhow::Result<Located> {
                 why_not.insert(program, "not built: Go is not installed".into());
             }
         } else {
+            let names: Vec<String> = unbuilt
+                .iter()
+                .map(|&p| format!("{} {}", p.key(), pins.of(p).version()))
+                .collect();
             note!(
-                "stack: building the pinned versions from their Go modules, once per version \
-                 (a few minutes each on 2 cores; `stack build` does the same, --no-build skips it)"
+                "stack: building {} from Go modules, once per version: a few minutes each on \
+                 2 cores (`stack build` does the same, --no-build skips it)",
+                names.join(", ")
             );
             let Builds { built, failed } = build_all(&cache, repo, &pins, &unbuilt);
             for (program, bin) in built {

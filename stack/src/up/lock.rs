@@ -26,8 +26,9 @@ pub enum LockError {
     /// Another process holds the lock.
     #[error(
         "another `stack up` ({holder}) is running on the state directory {dir}: stop it first \
-         (Ctrl-C in its terminal), or give this one its own directory with --state-dir or \
-         STACK_STATE_DIR (e.g. --state-dir .stack-2)"
+         (Ctrl-C in its terminal), or give this one its own directory and ports: --state-dir \
+         (or STACK_STATE_DIR, e.g. --state-dir .stack-2) and the port flags it then names as \
+         busy (0 = any free port)"
     )]
     Held {
         /// The state directory.

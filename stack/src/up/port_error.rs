@@ -5,21 +5,22 @@ use std::net::IpAddr;
 
 use super::roles::Role;
 
+/// A port another process holds, and the flag that asked for it.
+#[derive(Debug)]
+pub struct Busy {
+    pub port: u16,
+    pub flag: &'static str,
+    /// For the ports Debian's packages take: how to stop their services.
+    hint: &'static str,
+}
+
 /// A chosen port cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
-    #[error(
-        "port {port} ({flag}) on {ip} is already in use: stop what holds it (another \
-         `stack up`? `ss -ltnp 'sport = :{port}'` names the process){hint}, or pass {flag} <PORT> \
-         (0 = any free port)"
-    )]
-    InUse {
-        ip: IpAddr,
-        port: u16,
-        flag: &'static str,
-        /// For the ports Debian's packages take: how to stop their services.
-        hint: &'static str,
-    },
+    /// Ports other processes hold, all of them (one run names every busy
+    /// port, not one per try).
+    #[error("{}", in_use_message(*ip, busy))]
+    InUse { ip: IpAddr, busy: Vec<Busy> },
     #[error(
         "port {port} is asked for by both {first} and {second}: give each its own port \
          (0 = any free port)"
@@ -58,9 +59,11 @@ impl PortError {
         match source.kind() {
             ErrorKind::AddrInUse => PortError::InUse {
                 ip,
-                port,
-                flag,
-                hint: debian_unit_hint(role),
+                busy: vec![Busy {
+                    port,
+                    flag,
+                    hint: debian_unit_hint(role),
+                }],
             },
             ErrorKind::AddrNotAvailable => PortError::NotLocal { ip, source },
             ErrorKind::PermissionDenied if (1..1024).contains(&port) => {
@@ -74,6 +77,35 @@ impl PortError {
             },
         }
     }
+}
+
+/// Names every busy port and the flags that move them, ready to paste.
+fn in_use_message(ip: IpAddr, busy: &[Busy]) -> String {
+    let ports: Vec<String> = busy
+        .iter()
+        .map(|b| format!("{} ({})", b.port, b.flag))
+        .collect();
+    let mut flags: Vec<&str> = busy.iter().map(|b| b.flag).collect();
+    flags.dedup();
+    let moves: Vec<String> = flags.iter().map(|flag| format!("{flag} 0")).collect();
+    let hints: String = busy.iter().map(|b| b.hint).collect();
+    let (what, them) = match busy {
+        [one] => (
+            format!("port {}", ports[0]),
+            format!("`ss -ltnp 'sport = :{}'` names the process", one.port),
+        ),
+        _ => (
+            format!("ports {}", ports.join(", ")),
+            "`ss -ltnp` names the processes".to_owned(),
+        ),
+    };
+    format!(
+        "{what} on {ip} {} already in use: stop what holds {} (another `stack up`? {them}){hints}, \
+         or pass other ports, e.g. `{}` (0 = any free port)",
+        if busy.len() == 1 { "is" } else { "are" },
+        if busy.len() == 1 { "it" } else { "them" },
+        moves.join(" ")
+    )
 }
 
 /// How to stop the system service a Debian package starts on a role's port.

@@ -45,6 +45,7 @@ impl Ports {
         // Which role asked for each fixed port: a second one would only
         // find it taken, by this very `stack up`.
         let mut asked: BTreeMap<u16, Role> = BTreeMap::new();
+        let mut busy = Vec::new();
         for &role in roles {
             let requested = requested(args, role);
             if requested != 0
@@ -57,10 +58,23 @@ impl Ports {
                 });
             }
             let bind_error = |e| PortError::from_bind(ip, requested, role, e);
-            let listener = TcpListener::bind(SocketAddr::new(ip, requested)).map_err(bind_error)?;
+            let listener = match TcpListener::bind(SocketAddr::new(ip, requested)) {
+                Ok(listener) => listener,
+                // Every busy port is named in one go.
+                Err(e) => match bind_error(e) {
+                    PortError::InUse { busy: one, .. } => {
+                        busy.extend(one);
+                        continue;
+                    }
+                    error => return Err(error),
+                },
+            };
             let port = listener.local_addr().map_err(bind_error)?.port();
             held.insert(role, listener);
             chosen.insert(role, port);
+        }
+        if !busy.is_empty() {
+            return Err(PortError::InUse { ip, busy });
         }
         Ok((Self { ip, chosen }, Reserved(held)))
     }
@@ -193,13 +207,7 @@ mod tests {
         let error = Ports::choose(&args(&["--inbox-port", &port]), &[Role::Inbox])
             .expect_err("port is taken");
         assert!(
-            matches!(
-                error,
-                PortError::InUse {
-                    flag: "--inbox-port",
-                    ..
-                }
-            ),
+            matches!(&error, PortError::InUse { busy, .. } if busy[0].flag == "--inbox-port"),
             "{error}"
         );
         // No Debian unit holds the inbox's port: no systemctl advice.
@@ -213,6 +221,38 @@ mod tests {
                 .to_string()
                 .contains("systemctl disable --now prometheus`"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn every_taken_port_is_named_in_one_error() {
+        let first = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let second = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let [first, second] =
+            [&first, &second].map(|held| held.local_addr().expect("addr").port().to_string());
+        let flags = [
+            "--inbox-port",
+            &first,
+            "--node-exporter-port",
+            &second,
+            "--prometheus-port",
+            "0",
+        ];
+        let error = Ports::choose(
+            &args(&flags),
+            &[Role::Inbox, Role::NodeExporter, Role::Prometheus],
+        )
+        .expect_err("two ports are taken");
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!(
+                "ports {first} (--inbox-port), {second} (--node-exporter-port)"
+            )),
+            "{message}"
+        );
+        assert!(
+            message.contains("`--inbox-port 0 --node-exporter-port 0`"),
+            "{message}"
         );
     }
 

@@ -56,7 +56,7 @@ pub fn running(
     {
         println!(
             "Traces: every response's `traceparent: 00-<trace id>-...` header names its trace \
-             (try `curl -si {service}/api/items/1`)."
+             (try `curl -si {service}/api/items`)."
         );
         match (store, ports.url(Role::TempoHttp)) {
             (TraceStore::Local, Some(tempo)) => {
