@@ -10,9 +10,8 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use http::header::{CONNECTION, HeaderValue};
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use pin_project_lite::pin_project;
@@ -21,6 +20,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tower::ServiceExt as _;
 
+use crate::body::WatchedBody;
 use crate::registry::ConnectionState;
 use crate::rejection::{Observer, Rejection};
 
@@ -57,54 +57,6 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.0.mark_idle();
         self.0.running.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// A request body, noting whether the handler waits for bytes the client
-/// has not sent yet (see the registry's `stalled_since`).
-struct WatchedBody {
-    body: Incoming,
-    state: Arc<ConnectionState>,
-}
-
-impl WatchedBody {
-    /// Watches `body` unless it is empty (most requests): nothing to wait for.
-    fn wrap(body: Incoming, state: &Arc<ConnectionState>) -> Body {
-        if body.is_end_stream() {
-            return Body::new(body);
-        }
-        Body::new(Self {
-            body,
-            state: Arc::clone(state),
-        })
-    }
-}
-
-impl hyper::body::Body for WatchedBody {
-    type Data = hyper::body::Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
-        self.state.set_awaiting_body(polled.is_pending());
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.body.size_hint()
-    }
-}
-
-impl Drop for WatchedBody {
-    fn drop(&mut self) {
-        self.state.set_awaiting_body(false);
     }
 }
 

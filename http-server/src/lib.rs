@@ -16,11 +16,13 @@
 //! - **Connection cap.** At most [`Limits::max_connections`] connections are
 //!   open, never more than the file-descriptor limit allows. At the cap a
 //!   new connection replaces the oldest one that has no request running,
-//!   failing that the one whose request has waited longest for body bytes
-//!   the client does not send (for more than an eighth of the header
-//!   timeout), so a flood of silent connections or stalled uploads cannot
-//!   lock real clients out. When requests really running fill the cap, a
-//!   new connection is closed.
+//!   failing that the one whose request has been receiving its body
+//!   longest (for more than an eighth of the header timeout since the
+//!   handler first lacked bytes), so a flood of silent connections, stalled
+//!   uploads or uploads sent a byte at a time cannot lock real clients out.
+//!   When requests really running fill the cap, a new connection is closed.
+//!   Body bytes are gathered out of hyper's read buffer (`body.rs`), so a
+//!   body costs about its size however the client splits it.
 //! - **Lame-duck drain.** When the stop future completes (the caller makes
 //!   readiness fail first), the server goes on serving, new connections
 //!   included, for [`Drain::lame_duck`], while load balancers notice. Then
@@ -37,6 +39,7 @@
 //! Both servers' processes also share their stop signal ([`stop_signal`])
 //! and the probe of their `healthcheck` subcommands ([`healthcheck`]).
 
+mod body;
 mod connection;
 pub mod healthcheck;
 mod memory;
@@ -107,7 +110,7 @@ fn sweep_every(header_timeout: Duration) -> Duration {
 
 /// A place for a connection just accepted. The place the accept loop saw
 /// may be gone by now (every connection became busy), and one may come
-/// soon (an upload found stalled once it has waited `patience`): the
+/// soon (an upload found slow once it has waited `patience`): the
 /// connection waits that long, not in the registry, before it is closed.
 async fn admit_soon(registry: &Registry, patience: Duration) -> Option<Admission> {
     let deadline = tokio::time::Instant::now() + patience + FULL_RETRY;
@@ -160,7 +163,8 @@ pub async fn serve(
             "the open-file limit (ulimit -n) caps the connections"
         );
     }
-    // A request body that gets no byte for a sweep interval is stalled.
+    // A request body still coming a sweep interval after the handler first
+    // lacked bytes is slow.
     let patience = sweep_every(limits.header_timeout);
     let registry = Arc::new(Registry::new(max_connections, patience));
     let mut builder = http1::Builder::new();

@@ -23,8 +23,8 @@ pub struct ConnectionState {
     /// Fired (to current waiters only) whenever a request starts.
     pub started: Notify,
     /// Since when (milliseconds since `opened`) a request's handler has
-    /// been waiting for body bytes the client has not sent;
-    /// [`NOT_AWAITING`] when it is not.
+    /// been receiving a body it had to wait for: from the first poll that
+    /// found no bytes to the body's end. [`NOT_AWAITING`] when it is not.
     awaiting_body_since_ms: AtomicU64,
     /// When the connection was accepted.
     opened: Instant,
@@ -56,34 +56,35 @@ impl ConnectionState {
         u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Since when its request has waited for body bytes the client does not
-    /// send, if for longer than `patience`: to the cap, such a connection is
-    /// as good as idle (else a flood of stalled uploads would hold every
-    /// place until the request timeout). A body just between two packets
-    /// is not stalled.
-    fn stalled_since(&self, patience: Duration) -> Option<Instant> {
+    /// Since when its request has been receiving a body it had to wait
+    /// for, if for longer than `patience`: to the cap, such a connection is
+    /// as good as idle (else a flood of stalled uploads, or of uploads that
+    /// trickle in a byte at a time, would hold every place until the
+    /// request timeout). A real client's body is in within moments.
+    fn slow_body_since(&self, patience: Duration) -> Option<Instant> {
         let since = self.awaiting_body_since_ms.load(Ordering::Relaxed);
         let patience = u64::try_from(patience.as_millis()).unwrap_or(u64::MAX);
-        let stalled = since != NOT_AWAITING
+        let slow = since != NOT_AWAITING
             && !self.is_idle()
             && self.elapsed_ms().saturating_sub(since) > patience;
-        stalled.then(|| self.opened + Duration::from_millis(since))
+        slow.then(|| self.opened + Duration::from_millis(since))
     }
 
-    /// Whether the handler now waits for body bytes: the wait counts from
-    /// the first poll that found none.
-    pub fn set_awaiting_body(&self, waiting: bool) {
-        if waiting {
-            let _ = self.awaiting_body_since_ms.compare_exchange(
-                NOT_AWAITING,
-                self.elapsed_ms().min(NOT_AWAITING - 1),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
-        } else {
-            self.awaiting_body_since_ms
-                .store(NOT_AWAITING, Ordering::Relaxed);
-        }
+    /// The handler found no body bytes to read: its wait starts now, unless
+    /// it started earlier in this body.
+    pub fn body_awaited(&self) {
+        let _ = self.awaiting_body_since_ms.compare_exchange(
+            NOT_AWAITING,
+            self.elapsed_ms().min(NOT_AWAITING - 1),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The body ended (read whole, failed, or dropped).
+    pub fn body_done(&self) {
+        self.awaiting_body_since_ms
+            .store(NOT_AWAITING, Ordering::Relaxed);
     }
 
     /// The connection was busy until now: the wait for the next request
@@ -151,26 +152,26 @@ impl Registry {
             || inner
                 .open
                 .values()
-                .any(|c| c.is_idle() || c.stalled_since(self.patience).is_some())
+                .any(|c| c.is_idle() || c.slow_body_since(self.patience).is_some())
     }
 
     /// A place for a new connection: a free one, or the place of the oldest
     /// connection with no request running (failing that, of the one whose
-    /// request has waited longest for its body), which is told to close.
+    /// request has been receiving its body longest), which is told to close.
     /// `None` when every connection is busy.
     pub fn admit(&self) -> Option<Admission> {
         let mut inner = self.lock();
         if inner.open.len() >= self.max {
             let oldest_idle = inner.open.iter().find(|(_, c)| c.is_idle());
-            let longest_stalled = || {
+            let slowest_body = || {
                 inner
                     .open
                     .iter()
-                    .filter_map(|(id, c)| Some((c.stalled_since(self.patience)?, id)))
+                    .filter_map(|(id, c)| Some((c.slow_body_since(self.patience)?, id)))
                     .min()
                     .map(|(_, id)| id)
             };
-            let evict = *oldest_idle.map(|(id, _)| id).or_else(longest_stalled)?;
+            let evict = *oldest_idle.map(|(id, _)| id).or_else(slowest_body)?;
             if let Some(evicted) = inner.open.remove(&evict) {
                 // notify_one keeps the wake-up if the task is not waiting yet.
                 evicted.evicted.notify_one();
@@ -240,23 +241,51 @@ mod tests {
     }
 
     #[test]
-    fn a_body_between_two_packets_is_not_stalled() {
+    fn a_body_awaited_for_less_than_the_patience_keeps_its_place() {
         let registry = Registry::new(1, Duration::from_secs(3600));
         let uploading = registry.admit().expect("room");
         uploading.state.running.store(1, Ordering::Release);
-        uploading.state.set_awaiting_body(true);
+        uploading.state.body_awaited();
         assert!(!registry.can_admit());
         assert!(registry.admit().is_none());
     }
 
     #[test]
-    fn at_the_cap_an_idle_connection_goes_first_then_a_stalled_upload() {
+    fn a_body_is_slow_from_its_first_wait_to_its_end() {
+        let registry = Registry::new(1, Duration::from_millis(20));
+        let uploading = registry.admit().expect("room");
+        uploading.state.running.store(1, Ordering::Release);
+        uploading.state.body_awaited();
+        let first_wait = uploading
+            .state
+            .awaiting_body_since_ms
+            .load(Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(30));
+        // Bytes came and the handler waits again: the body is as slow as before.
+        uploading.state.body_awaited();
+        assert_eq!(
+            uploading
+                .state
+                .awaiting_body_since_ms
+                .load(Ordering::Relaxed),
+            first_wait
+        );
+        assert!(registry.can_admit(), "slow for longer than the patience");
+        uploading.state.body_done();
+        assert!(
+            !registry.can_admit(),
+            "read whole, the request is just busy"
+        );
+    }
+
+    #[test]
+    fn at_the_cap_an_idle_connection_goes_first_then_a_slow_upload() {
         let registry = Registry::new(3, Duration::ZERO);
         let stalled = registry.admit().expect("room");
         let busy = registry.admit().expect("room");
         let idle = registry.admit().expect("room");
         stalled.state.running.store(1, Ordering::Release);
-        stalled.state.set_awaiting_body(true);
+        stalled.state.body_awaited();
         busy.state.running.store(1, Ordering::Release);
         // Waiting for longer than no time at all (the clock counts in ms).
         std::thread::sleep(Duration::from_millis(2));

@@ -436,3 +436,94 @@ async fn a_body_that_trickles_in_is_answered_408_and_counted() {
     });
     assert!(counted, "{series:?}");
 }
+
+/// `POST /api/items` on a new connection, with the head and the first body
+/// byte sent, `length` bytes announced.
+async fn upload_started(addr: SocketAddr, length: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let head = format!(
+        "POST /api/items HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n\
+         content-length: {length}\r\n\r\n{{"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream
+}
+
+/// A body sent a byte per packet costs memory in proportion to its size,
+/// not to its packets: every byte hyper reads arrives as a slice of its
+/// read buffer, which would keep kilobytes alive per byte until the body
+/// ends (the `http-server` crate gathers them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_sent_a_byte_per_packet_costs_its_size() {
+    const UPLOADS: usize = 16;
+    const BYTES: usize = 2000;
+    let service = ServiceProcess::start(&["--telemetry", "metrics"], &[]);
+    let client = HttpClient::new();
+    assert_eq!(client.get(&service.url("/api/items")).await.status, 200);
+    let start_kib = service.memory_kib("VmRSS");
+    let drips: Vec<_> = (0..UPLOADS)
+        .map(|_| {
+            let addr = service.addr;
+            tokio::spawn(async move {
+                // Announced one byte more than sent: the bodies stay unfinished.
+                let mut stream = upload_started(addr, BYTES + 2).await;
+                for _ in 0..BYTES {
+                    stream.write_all(b" ").await.expect("write");
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                stream
+            })
+        })
+        .collect();
+    let mut held = Vec::new();
+    for drip in drips {
+        held.push(drip.await.expect("join"));
+    }
+    let grown = service.memory_kib("VmRSS").saturating_sub(start_kib);
+    println!(
+        "service RSS grew {grown} KiB for {UPLOADS} bodies of {BYTES} bytes sent a byte per packet"
+    );
+    // 32,000 bytes in all; kilobytes per byte would be over 100 MiB.
+    assert!(grown < 4 * 1024, "RSS grew {grown} KiB");
+}
+
+/// At the connection cap, uploads whose bytes keep trickling in (a byte
+/// every 200 ms, never idle long enough to look stalled) make room for
+/// new clients instead of locking them out until the request timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_trickling_uploads_make_room_for_a_probe() {
+    const CAP: usize = 32;
+    let service = ServiceProcess::start(
+        &[
+            "--telemetry",
+            "metrics",
+            "--max-connections",
+            "32",
+            "--header-timeout",
+            "2s",
+        ],
+        &[],
+    );
+    let mut uploads = Vec::new();
+    for _ in 0..CAP {
+        uploads.push(upload_started(service.addr, 1000).await);
+    }
+    let drip = tokio::spawn(async move {
+        loop {
+            for stream in &mut uploads {
+                if stream.write_all(b" ").await.is_err() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    // An eighth of the header timeout, and a little more.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for _ in 0..3 {
+        let status = probe(service.addr, "/healthz", Duration::from_secs(2)).await;
+        assert_eq!(status.as_deref(), Some("HTTP/1.1 200 OK"));
+    }
+    drip.abort();
+}

@@ -1,0 +1,218 @@
+//! The request body as the router sees it: gathered into chunks of its
+//! own memory, and watched for how long the handler waits for it.
+//!
+//! Why gather: hyper hands over each piece it reads as a slice of its read
+//! buffer, which keeps the whole buffer (kilobytes) alive, and axum's
+//! extractors hold every piece until the body ends. A client that sent its
+//! body a byte per packet made each byte cost kilobytes: 16 unfinished
+//! uploads of 2,000 bytes grew the service by 128 MiB
+//! (`service/tests/hardening.rs`), and by 2.3 MiB with each piece merely
+//! copied (a small allocation per byte). Gathered into chunks of up to
+//! [`CHUNK`] bytes, handed on when full or when the body ends: 0.35 MiB. No handler here streams its body, so
+//! holding the bytes back until then delays nothing.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use axum::body::Body;
+use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
+
+use crate::registry::ConnectionState;
+
+/// Bytes gathered before they are handed on.
+const CHUNK: usize = 16 * 1024;
+
+/// A request body, gathered (see the module docs) and watched: how long the
+/// handler has been receiving it is the registry's `slow_body_since`.
+pub struct WatchedBody<B = Incoming> {
+    body: B,
+    state: Arc<ConnectionState>,
+    gathered: Vec<u8>,
+    /// Trailers that came while bytes were gathered: handed on after them.
+    trailers: Option<Frame<Bytes>>,
+    ended: bool,
+}
+
+impl WatchedBody {
+    /// Watches `body` unless it is empty (most requests): nothing to wait for.
+    pub fn wrap(body: Incoming, state: &Arc<ConnectionState>) -> Body {
+        if body.is_end_stream() {
+            return Body::new(body);
+        }
+        Body::new(WatchedBody::new(body, state))
+    }
+}
+
+impl<B> WatchedBody<B> {
+    fn new(body: B, state: &Arc<ConnectionState>) -> Self {
+        Self {
+            body,
+            state: Arc::clone(state),
+            gathered: Vec::new(),
+            trailers: None,
+            ended: false,
+        }
+    }
+
+    /// The gathered bytes as one frame.
+    fn hand_on<E>(&mut self) -> Poll<Option<Result<Frame<Bytes>, E>>> {
+        let bytes = Bytes::from(std::mem::take(&mut self.gathered));
+        Poll::Ready(Some(Ok(Frame::data(bytes))))
+    }
+}
+
+impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for WatchedBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if let Some(trailers) = this.trailers.take() {
+            return Poll::Ready(Some(Ok(trailers)));
+        }
+        while !this.ended {
+            let polled = Pin::new(&mut this.body).poll_frame(cx);
+            if polled.is_pending() {
+                // A body that trickles in is as slow as one that stops: the
+                // wait counts on from the first byte the handler lacked.
+                this.state.body_awaited();
+            }
+            match ready!(polled) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => {
+                        this.gathered.extend_from_slice(&data);
+                        if this.gathered.len() >= CHUNK {
+                            return this.hand_on();
+                        }
+                    }
+                    Err(trailers) if this.gathered.is_empty() => {
+                        return Poll::Ready(Some(Ok(trailers)));
+                    }
+                    Err(trailers) => {
+                        this.trailers = Some(trailers);
+                        return this.hand_on();
+                    }
+                },
+                Some(Err(error)) => {
+                    this.state.body_done();
+                    return Poll::Ready(Some(Err(error)));
+                }
+                None => {
+                    this.state.body_done();
+                    this.ended = true;
+                }
+            }
+        }
+        if this.gathered.is_empty() {
+            Poll::Ready(None)
+        } else {
+            this.hand_on()
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended && self.gathered.is_empty() && self.trailers.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let coming = self.body.size_hint();
+        let gathered = self.gathered.len() as u64;
+        let mut hint = SizeHint::new();
+        if let Some(upper) = coming.upper() {
+            hint.set_upper(upper.saturating_add(gathered));
+        }
+        hint.set_lower(coming.lower().saturating_add(gathered));
+        hint
+    }
+}
+
+impl<B> Drop for WatchedBody<B> {
+    fn drop(&mut self) {
+        self.state.body_done();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::convert::Infallible;
+    use std::task::Waker;
+    use std::time::Duration;
+
+    use http::HeaderMap;
+
+    use super::*;
+    use crate::registry::Registry;
+
+    /// A body that gives `steps` in order, `None` for a poll that finds no
+    /// bytes yet.
+    struct Scripted(VecDeque<Option<Frame<Bytes>>>);
+
+    impl HttpBody for Scripted {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            match self.0.pop_front() {
+                Some(Some(frame)) => Poll::Ready(Some(Ok(frame))),
+                Some(None) => Poll::Pending,
+                None => Poll::Ready(None),
+            }
+        }
+    }
+
+    fn byte(b: u8) -> Option<Frame<Bytes>> {
+        Some(Frame::data(Bytes::copy_from_slice(&[b])))
+    }
+
+    /// What polling until the end hands on: data as bytes, trailers as their
+    /// header count, and how many polls found nothing.
+    fn drain(body: &mut WatchedBody<Scripted>) -> (Vec<Vec<u8>>, Vec<usize>, usize) {
+        let mut cx = Context::from_waker(Waker::noop());
+        let (mut data, mut trailers, mut pending) = (Vec::new(), Vec::new(), 0);
+        loop {
+            match Pin::new(&mut *body).poll_frame(&mut cx) {
+                Poll::Pending => pending += 1,
+                Poll::Ready(None) => return (data, trailers, pending),
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(bytes) => data.push(bytes.to_vec()),
+                    Err(frame) => trailers.push(frame.into_trailers().map_or(0, |t| t.len())),
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_that_trickle_in_are_handed_on_as_one_chunk_at_the_end() {
+        let registry = Registry::new(1, Duration::ZERO);
+        let state = registry.admit().expect("room").state;
+        let steps = [byte(b'a'), None, byte(b'b'), None, byte(b'c')];
+        let mut body = WatchedBody::new(Scripted(steps.into()), &state);
+        assert_eq!(drain(&mut body), (vec![b"abc".to_vec()], vec![], 2));
+        assert!(body.is_end_stream());
+    }
+
+    #[test]
+    fn a_full_chunk_goes_on_at_once_and_trailers_after_the_bytes() {
+        let registry = Registry::new(1, Duration::ZERO);
+        let state = registry.admit().expect("room").state;
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-sum", http::HeaderValue::from_static("1"));
+        let steps = [
+            Some(Frame::data(Bytes::from(vec![b'x'; CHUNK + 1]))),
+            byte(b'y'),
+            Some(Frame::trailers(trailers)),
+        ];
+        let mut body = WatchedBody::new(Scripted(steps.into()), &state);
+        let (data, trailers, _) = drain(&mut body);
+        assert_eq!(data, [vec![b'x'; CHUNK + 1], b"y".to_vec()]);
+        assert_eq!(trailers, [1]);
+    }
+}
