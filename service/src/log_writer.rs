@@ -38,7 +38,12 @@ pub struct LogWriter {
     shared: Arc<Shared>,
 }
 
-/// Stops the writer thread after a last write when dropped.
+/// Longest wait, at exit, for the last lines to be written: a stdout that
+/// nobody reads (a full pipe) must not keep the process from exiting.
+pub const LAST_WRITE_LIMIT: Duration = Duration::from_secs(2);
+
+/// Stops the writer thread after a last write when dropped, waiting at most
+/// [`LAST_WRITE_LIMIT`] for it.
 #[derive(Debug)]
 pub struct LogWriterGuard {
     shared: Arc<Shared>,
@@ -49,6 +54,8 @@ pub struct LogWriterGuard {
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    /// Signalled when the writer thread has written its last batch.
+    finished: Condvar,
     capacity: usize,
     dropped: AtomicU64,
 }
@@ -59,6 +66,8 @@ struct State {
     /// The writer was told the buffer is half full.
     woken: bool,
     closed: bool,
+    /// The writer thread has written its last batch and returned.
+    finished: bool,
 }
 
 impl LogWriter {
@@ -76,6 +85,7 @@ impl LogWriter {
                 ..State::default()
             }),
             wake: Condvar::new(),
+            finished: Condvar::new(),
             capacity,
             dropped: AtomicU64::new(0),
         });
@@ -139,19 +149,46 @@ impl Shared {
                 batch.clear();
             }
             if closed {
+                self.lock().finished = true;
+                self.finished.notify_all();
                 return;
             }
         }
     }
 }
 
-impl Drop for LogWriterGuard {
-    fn drop(&mut self) {
-        self.shared.lock().closed = true;
+impl LogWriterGuard {
+    /// Has the writer thread write what is buffered and stop; waits for it
+    /// at most `limit`. `false` when it was still writing (stdout blocked):
+    /// the thread is left to the process's exit, and its lines with it.
+    pub fn stop(mut self, limit: Duration) -> bool {
+        self.stop_within(limit)
+    }
+
+    fn stop_within(&mut self, limit: Duration) -> bool {
+        let Some(thread) = self.thread.take() else {
+            return true;
+        };
+        let mut state = self.shared.lock();
+        state.closed = true;
         self.shared.wake.notify_one();
-        if let Some(thread) = self.thread.take() {
+        let (state, _) = self
+            .shared
+            .finished
+            .wait_timeout_while(state, limit, |state| !state.finished)
+            .unwrap_or_else(PoisonError::into_inner);
+        let finished = state.finished;
+        drop(state);
+        if finished {
             let _ = thread.join();
         }
+        finished
+    }
+}
+
+impl Drop for LogWriterGuard {
+    fn drop(&mut self) {
+        self.stop_within(LAST_WRITE_LIMIT);
     }
 }
 
@@ -235,5 +272,44 @@ mod tests {
         let written = sink.0.lock().expect("sink").clone();
         assert!(written.starts_with(b"abcd\n"), "{written:?}");
         assert!(!written.windows(3).any(|w| w == b"too"), "{written:?}");
+    }
+
+    /// A stdout that blocks every write, as a full pipe nobody reads does.
+    struct Blocked(std::sync::mpsc::Receiver<()>);
+
+    impl Write for Blocked {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            // Blocks until the test ends and drops the sender.
+            let _ = self.0.recv();
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_blocked_stdout_does_not_hold_up_the_stop() {
+        let (unblock, blocked) = std::sync::mpsc::channel();
+        let (writer, guard) = LogWriter::new(Blocked(blocked), 4096, Duration::from_millis(1))
+            .expect("writer thread");
+        writer.write_line(b"never written\n");
+        let limit = Duration::from_millis(200);
+        let started = std::time::Instant::now();
+        assert!(!guard.stop(limit), "the write cannot have finished");
+        let waited = started.elapsed();
+        assert!(waited >= limit && waited < limit * 10, "{waited:?}");
+        drop(unblock);
+    }
+
+    #[test]
+    fn the_stop_waits_for_the_last_write() {
+        let sink = Sink::default();
+        let (writer, guard) =
+            LogWriter::new(sink.clone(), 4096, Duration::from_secs(3600)).expect("writer thread");
+        writer.write_line(b"last\n");
+        assert!(guard.stop(Duration::from_secs(10)));
+        assert_eq!(sink.0.lock().expect("sink").as_slice(), b"last\n");
     }
 }

@@ -232,7 +232,7 @@ impl TelemetryGuard {
             queue.report(true);
         }
         tracing::info!("stopped");
-        drop(self.log_writer);
+        self.log_writer.stop(log_writer::LAST_WRITE_LIMIT);
     }
 }
 
