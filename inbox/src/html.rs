@@ -204,15 +204,17 @@ fn alert_line(html: &mut String, alert: &AlertLine) {
 /// scheme (`javascript:`, `data:`) would run or forge content in the page,
 /// and a relative one (`docs/runbook.md#...`) would resolve against the
 /// inbox, where it does not exist. A clipped URL (see [`summary`]) is cut
-/// short, so it stays text too rather than lead somewhere else.
+/// short, so it stays text too rather than lead somewhere else. So does one
+/// with anything but printable ASCII: a URL is ASCII (an international
+/// name is written in punycode), and a space, control or invisible and
+/// reordering character (U+202E) would make the link read as another.
 fn link(html: &mut String, url: &str) {
     let absolute = ["http://", "https://"].iter().any(|scheme| {
         url.get(..scheme.len())
             .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
             && url.len() > scheme.len()
     });
-    let whole = !url.ends_with(summary::ELLIPSIS)
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    let whole = !url.ends_with(summary::ELLIPSIS) && url.bytes().all(|b| b.is_ascii_graphic());
     if absolute && whole {
         let _ = write!(
             html,
@@ -265,6 +267,9 @@ mod tests {
             "http://",
             "http://x.example/a b",
             "http://x.example/cut…",
+            "https://\u{202e}moc.elpmaxe",
+            "https://x.example/\u{200b}",
+            "https://exämple.com/",
         ] {
             let html = linked(text);
             assert!(!html.contains("<a"), "{text} became {html}");
