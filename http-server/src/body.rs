@@ -11,6 +11,7 @@
 //! [`CHUNK`] bytes, handed on when full or when the body ends: 0.35 MiB. No handler here streams its body, so
 //! holding the bytes back until then delays nothing.
 
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -62,7 +63,30 @@ impl<B> WatchedBody<B> {
     }
 }
 
-impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for WatchedBody<B> {
+/// Whether `error` says the client closed its connection before the body
+/// ended (hyper reports an early end of the stream, or a reset).
+fn client_left(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(io) = error.downcast_ref::<io::Error>() {
+            return matches!(
+                io.kind(),
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+            );
+        }
+        cause = error.source();
+    }
+    false
+}
+
+impl<B> HttpBody for WatchedBody<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: std::error::Error + 'static,
+{
     type Data = Bytes;
     type Error = B::Error;
 
@@ -99,6 +123,13 @@ impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for WatchedBody<B> {
                 },
                 Some(Err(error)) => {
                     this.state.body_done();
+                    if client_left(&error) {
+                        // The connection drops the request (and this body)
+                        // before the handler can answer an error nobody
+                        // would receive: the app counts a client that left.
+                        this.state.client_left.notify_one();
+                        return Poll::Pending;
+                    }
                     return Poll::Ready(Some(Err(error)));
                 }
                 None => {
@@ -187,6 +218,27 @@ mod tests {
                 },
             }
         }
+    }
+
+    #[test]
+    fn an_early_end_or_reset_is_a_client_that_left() {
+        #[derive(Debug)]
+        struct Wrapped(io::Error);
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("body error")
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let wrapped = |kind| Wrapped(io::Error::from(kind));
+        assert!(client_left(&wrapped(io::ErrorKind::UnexpectedEof)));
+        assert!(client_left(&wrapped(io::ErrorKind::ConnectionReset)));
+        assert!(!client_left(&wrapped(io::ErrorKind::InvalidData)));
+        assert!(!client_left(&std::fmt::Error));
     }
 
     #[test]

@@ -187,6 +187,7 @@ pub async fn run(
         result = connection.as_mut() => result,
         // Dropping the connection closes the socket.
         () = state.evicted.notified() => return,
+        () = state.client_left.notified() => return,
         () = expiry(state, limit) => return report_expiry(shared),
         _ = async { closing.wait_for(|closing| *closing).await.map(drop) } => {
             // Closing an idle keep-alive connection races with the client's

@@ -22,6 +22,10 @@ pub struct ConnectionState {
     pub expired: Notify,
     /// Fired (to current waiters only) whenever a request starts.
     pub started: Notify,
+    /// Fired when the client closes its connection in the middle of a
+    /// request body: the request is dropped, as when a client leaves while
+    /// its handler runs, rather than answered with an error nobody reads.
+    pub client_left: Notify,
     /// Since when (milliseconds since `opened`) a request's handler has
     /// been receiving a body it had to wait for: from the first poll that
     /// found no bytes to the body's end. [`NOT_AWAITING`] when it is not.
@@ -40,6 +44,7 @@ impl ConnectionState {
             evicted: Notify::new(),
             expired: Notify::new(),
             started: Notify::new(),
+            client_left: Notify::new(),
             awaiting_body_since_ms: AtomicU64::new(NOT_AWAITING),
             opened: Instant::now(),
             idle_since_ms: AtomicU64::new(0),

@@ -527,3 +527,40 @@ async fn at_the_cap_trickling_uploads_make_room_for_a_probe() {
     }
     drip.abort();
 }
+
+/// A client that closes its connection in the middle of its body gets no
+/// answer, so none is counted: the request counts as `client_closed` under
+/// its route, not as the 400 the handler would have answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_in_the_middle_of_its_body_is_counted_as_gone() {
+    let service = ServiceProcess::start(&["--telemetry", "metrics"], &[]);
+    let client = HttpClient::new();
+    let leaving = upload_started(service.addr, 100).await;
+    // The handler starts reading the body and waits for the rest.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(leaving);
+    let on_items = |labels: &Vec<(String, String)>, key: &str, value: &str| {
+        labels.contains(&("http_route".into(), "/api/items".into()))
+            && labels.contains(&(key.into(), value.into()))
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let series = request_series(&client, &service).await;
+        if series
+            .iter()
+            .any(|(labels, _)| on_items(labels, "error_type", "client_closed"))
+        {
+            assert!(
+                !series.iter().any(|(labels, _)| on_items(
+                    labels,
+                    "http_response_status_code",
+                    "400"
+                )),
+                "{series:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "not counted: {series:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
