@@ -46,7 +46,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         None => {
-            init_logging();
+            // Dropped last: the log's last lines are written (for at most
+            // about a second) after the server has stopped.
+            let _log = init_logging();
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(serve(cli.serve))
         }
@@ -99,13 +101,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging() {
+/// Logs to stdout through a thread of its own (`tracing-appender`): a
+/// stdout nobody reads (a full pipe) then costs dropped lines, not request
+/// workers blocked in a write and an inbox that no longer answers.
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only on a terminal: under `stack up` the log goes to a file.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
+        .with_writer(writer)
         .init();
+    guard
 }

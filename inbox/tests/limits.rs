@@ -575,3 +575,54 @@ fn settings_that_cannot_hold_are_refused_at_startup() {
         );
     }
 }
+
+/// A stdout that nobody reads (a full pipe) neither stops the inbox from
+/// taking notifications, which it logs a line each, nor from exiting.
+#[tokio::test]
+async fn a_stdout_nobody_reads_blocks_neither_notifications_nor_the_exit() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_inbox"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env("INBOX_TOKEN", TOKEN)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the inbox binary");
+    // Read up to the address, then never again (the pipe stays open).
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
+    let mut line = String::new();
+    let base = loop {
+        line.clear();
+        let read = stdout.read_line(&mut line).expect("read the log");
+        assert!(read > 0, "the inbox exited before listening");
+        if let Some(addr) = line.split("listening on ").nth(1) {
+            break format!("http://{}", addr.trim());
+        }
+    };
+    let client = client();
+    // About 100 bytes of log each: several times what a pipe buffers.
+    for n in 0..3000 {
+        let body = format!(
+            r#"{{"version":"4","status":"firing","receiver":"inbox","alerts":[{{"status":"firing","labels":{{"alertname":"Unread{n}"}}}}]}}"#
+        );
+        let answer =
+            tokio::time::timeout(Duration::from_secs(5), post(&client, &base, &body)).await;
+        assert!(
+            matches!(answer, Ok((StatusCode::OK, _))),
+            "notification {n}: {answer:?}"
+        );
+    }
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: signals the child this test started and still owns.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let stopped = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if stopped.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running 10 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(stdout);
+}
