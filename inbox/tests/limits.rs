@@ -29,6 +29,18 @@ fn documented_rss_bound(history_bytes: u64, max_body: usize) -> u64 {
     history_bytes * 105 / 100 + 16 * MIB + 40 * max_body as u64
 }
 
+/// The `inbox` binary on a free loopback port with `args`, its log piped.
+fn inbox(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_inbox"));
+    command
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("INBOX_TOKEN", TOKEN)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped());
+    command
+}
+
 /// The real `inbox` binary on a free loopback port, killed on drop.
 struct InboxProcess {
     child: Child,
@@ -37,12 +49,7 @@ struct InboxProcess {
 
 impl InboxProcess {
     fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_inbox"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("INBOX_TOKEN", TOKEN)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
+        let mut child = inbox(args)
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn the inbox binary");
@@ -498,13 +505,8 @@ async fn the_html_page_is_bounded_under_hostile_content() {
 /// Runs the binary with `args` and `envs` to its exit (within 20 s):
 /// `(success, stdout, stderr)`.
 fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_inbox"))
-        .args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .env("INBOX_TOKEN", TOKEN)
+    let mut child = inbox(args)
         .envs(envs.iter().copied())
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn the inbox binary");
@@ -580,11 +582,7 @@ fn settings_that_cannot_hold_are_refused_at_startup() {
 /// taking notifications, which it logs a line each, nor from exiting.
 #[tokio::test]
 async fn a_stdout_nobody_reads_blocks_neither_notifications_nor_the_exit() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_inbox"))
-        .args(["--listen", "127.0.0.1:0"])
-        .env("INBOX_TOKEN", TOKEN)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
+    let mut child = inbox(&[])
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn the inbox binary");
