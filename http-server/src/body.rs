@@ -8,8 +8,9 @@
 //! uploads of 2,000 bytes grew the service by 128 MiB
 //! (`service/tests/hardening.rs`), and by 2.3 MiB with each piece merely
 //! copied (a small allocation per byte). Gathered into chunks of up to
-//! [`CHUNK`] bytes, handed on when full or when the body ends: 0.35 MiB. No handler here streams its body, so
-//! holding the bytes back until then delays nothing.
+//! [`CHUNK`] bytes, handed on when full or when the body ends: 0.35 MiB.
+//! No handler here streams its body, so holding the bytes back until then
+//! delays nothing.
 
 use std::io;
 use std::pin::Pin;
@@ -21,8 +22,9 @@ use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
 
 use crate::registry::ConnectionState;
 
-/// Bytes gathered before they are handed on.
-const CHUNK: usize = 16 * 1024;
+/// Bytes gathered before they are handed on: half the service's body
+/// limit, so a body over a limit is refused at most this much past it.
+const CHUNK: usize = 8 * 1024;
 
 /// A request body, gathered (see the module docs) and watched: how long the
 /// handler has been receiving it is the registry's `slow_body_since`.
@@ -32,7 +34,17 @@ pub struct WatchedBody<B = Incoming> {
     gathered: Vec<u8>,
     /// Trailers that came while bytes were gathered: handed on after them.
     trailers: Option<Frame<Bytes>>,
-    ended: bool,
+    phase: Phase,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Reading,
+    /// The body ended, or failed: nothing more comes from it.
+    Ended,
+    /// The client closed its connection in the middle of the body: no
+    /// poll ever hands on the bytes gathered so far as if they were all.
+    ClientLeft,
 }
 
 impl WatchedBody {
@@ -52,7 +64,7 @@ impl<B> WatchedBody<B> {
             state: Arc::clone(state),
             gathered: Vec::new(),
             trailers: None,
-            ended: false,
+            phase: Phase::Reading,
         }
     }
 
@@ -98,7 +110,7 @@ where
         if let Some(trailers) = this.trailers.take() {
             return Poll::Ready(Some(Ok(trailers)));
         }
-        while !this.ended {
+        while this.phase == Phase::Reading {
             let polled = Pin::new(&mut this.body).poll_frame(cx);
             if polled.is_pending() {
                 // A body that trickles in is as slow as one that stops: the
@@ -107,6 +119,14 @@ where
             }
             match ready!(polled) {
                 Some(Ok(frame)) => match frame.into_data() {
+                    // Most bodies come whole, in one read: such a piece goes
+                    // on as it is, keeping one read buffer alive at most.
+                    Ok(data)
+                        if this.gathered.is_empty()
+                            && (data.len() >= CHUNK || this.body.is_end_stream()) =>
+                    {
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
                     Ok(data) => {
                         this.gathered.extend_from_slice(&data);
                         if this.gathered.len() >= CHUNK {
@@ -123,30 +143,33 @@ where
                 },
                 Some(Err(error)) => {
                     this.state.body_done();
+                    this.gathered.clear();
                     if client_left(&error) {
                         // The connection drops the request (and this body)
                         // before the handler can answer an error nobody
                         // would receive: the app counts a client that left.
+                        this.phase = Phase::ClientLeft;
                         this.state.client_left.notify_one();
                         return Poll::Pending;
                     }
+                    this.phase = Phase::Ended;
                     return Poll::Ready(Some(Err(error)));
                 }
                 None => {
                     this.state.body_done();
-                    this.ended = true;
+                    this.phase = Phase::Ended;
                 }
             }
         }
-        if this.gathered.is_empty() {
-            Poll::Ready(None)
-        } else {
-            this.hand_on()
+        match this.phase {
+            Phase::ClientLeft => Poll::Pending,
+            _ if this.gathered.is_empty() => Poll::Ready(None),
+            _ => this.hand_on(),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.ended && self.gathered.is_empty() && self.trailers.is_none()
+        self.phase == Phase::Ended && self.gathered.is_empty() && self.trailers.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -170,7 +193,6 @@ impl<B> Drop for WatchedBody<B> {
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
-    use std::convert::Infallible;
     use std::task::Waker;
     use std::time::Duration;
 
@@ -179,28 +201,42 @@ mod tests {
     use super::*;
     use crate::registry::Registry;
 
-    /// A body that gives `steps` in order, `None` for a poll that finds no
-    /// bytes yet.
-    struct Scripted(VecDeque<Option<Frame<Bytes>>>);
+    /// What a scripted body gives on one poll.
+    enum Step {
+        Frame(Frame<Bytes>),
+        /// No bytes yet.
+        Wait,
+        Fail(io::ErrorKind),
+    }
+
+    /// A body that gives its steps in order, then ends.
+    struct Scripted(VecDeque<Step>);
 
     impl HttpBody for Scripted {
         type Data = Bytes;
-        type Error = Infallible;
+        type Error = io::Error;
 
         fn poll_frame(
             mut self: Pin<&mut Self>,
             _: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
             match self.0.pop_front() {
-                Some(Some(frame)) => Poll::Ready(Some(Ok(frame))),
-                Some(None) => Poll::Pending,
+                Some(Step::Frame(frame)) => Poll::Ready(Some(Ok(frame))),
+                Some(Step::Wait) => Poll::Pending,
+                Some(Step::Fail(kind)) => Poll::Ready(Some(Err(kind.into()))),
                 None => Poll::Ready(None),
             }
         }
     }
 
-    fn byte(b: u8) -> Option<Frame<Bytes>> {
-        Some(Frame::data(Bytes::copy_from_slice(&[b])))
+    fn byte(b: u8) -> Step {
+        Step::Frame(Frame::data(Bytes::copy_from_slice(&[b])))
+    }
+
+    fn watched(steps: impl IntoIterator<Item = Step>) -> WatchedBody<Scripted> {
+        let registry = Registry::new(1, Duration::ZERO);
+        let state = registry.admit().expect("room").state;
+        WatchedBody::new(Scripted(steps.into_iter().collect()), &state)
     }
 
     /// What polling until the end hands on: data as bytes, trailers as their
@@ -216,6 +252,7 @@ mod tests {
                     Ok(bytes) => data.push(bytes.to_vec()),
                     Err(frame) => trailers.push(frame.into_trailers().map_or(0, |t| t.len())),
                 },
+                Poll::Ready(Some(Err(error))) => panic!("{error}"),
             }
         }
     }
@@ -243,28 +280,49 @@ mod tests {
 
     #[test]
     fn bytes_that_trickle_in_are_handed_on_as_one_chunk_at_the_end() {
-        let registry = Registry::new(1, Duration::ZERO);
-        let state = registry.admit().expect("room").state;
-        let steps = [byte(b'a'), None, byte(b'b'), None, byte(b'c')];
-        let mut body = WatchedBody::new(Scripted(steps.into()), &state);
+        let mut body = watched([byte(b'a'), Step::Wait, byte(b'b'), Step::Wait, byte(b'c')]);
         assert_eq!(drain(&mut body), (vec![b"abc".to_vec()], vec![], 2));
         assert!(body.is_end_stream());
     }
 
     #[test]
     fn a_full_chunk_goes_on_at_once_and_trailers_after_the_bytes() {
-        let registry = Registry::new(1, Duration::ZERO);
-        let state = registry.admit().expect("room").state;
         let mut trailers = HeaderMap::new();
         trailers.insert("x-sum", http::HeaderValue::from_static("1"));
-        let steps = [
-            Some(Frame::data(Bytes::from(vec![b'x'; CHUNK + 1]))),
+        let mut body = watched([
+            Step::Frame(Frame::data(Bytes::from(vec![b'x'; CHUNK + 1]))),
             byte(b'y'),
-            Some(Frame::trailers(trailers)),
-        ];
-        let mut body = WatchedBody::new(Scripted(steps.into()), &state);
+            Step::Frame(Frame::trailers(trailers)),
+        ]);
         let (data, trailers, _) = drain(&mut body);
         assert_eq!(data, [vec![b'x'; CHUNK + 1], b"y".to_vec()]);
         assert_eq!(trailers, [1]);
+    }
+
+    #[test]
+    fn a_body_cut_short_by_the_client_is_never_handed_on() {
+        let mut body = watched([byte(b'{'), Step::Fail(io::ErrorKind::UnexpectedEof)]);
+        let mut cx = Context::from_waker(Waker::noop());
+        // Later polls too: the inner body would now say it ended.
+        for _ in 0..3 {
+            assert!(Pin::new(&mut body).poll_frame(&mut cx).is_pending());
+        }
+        assert!(!body.is_end_stream());
+    }
+
+    #[test]
+    fn another_error_is_handed_on_and_nothing_after_it() {
+        let mut body = watched([
+            byte(b'{'),
+            Step::Fail(io::ErrorKind::InvalidData),
+            byte(b'}'),
+        ]);
+        let mut cx = Context::from_waker(Waker::noop());
+        let polled = Pin::new(&mut body).poll_frame(&mut cx);
+        assert!(matches!(polled, Poll::Ready(Some(Err(_)))));
+        assert!(matches!(
+            Pin::new(&mut body).poll_frame(&mut cx),
+            Poll::Ready(None)
+        ));
     }
 }

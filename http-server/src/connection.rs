@@ -204,6 +204,8 @@ pub async fn run(
                         report(shared, result);
                         return;
                     }
+                    () = state.evicted.notified() => return,
+                    () = state.client_left.notified() => return,
                     () = started => {}
                     () = tokio::time::sleep(shared.settle) => {}
                 }
@@ -214,6 +216,8 @@ pub async fn run(
             tokio::select! {
                 biased;
                 result = connection.as_mut() => result,
+                () = state.evicted.notified() => return,
+                () = state.client_left.notified() => return,
                 () = expiry(state, limit) => return report_expiry(shared),
             }
         }

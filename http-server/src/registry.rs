@@ -65,7 +65,9 @@ impl ConnectionState {
     /// for, if for longer than `patience`: to the cap, such a connection is
     /// as good as idle (else a flood of stalled uploads, or of uploads that
     /// trickle in a byte at a time, would hold every place until the
-    /// request timeout). A real client's body is in within moments.
+    /// request timeout). The handler's first read of a body always waits
+    /// (hyper reads it on demand), so this counts from the start of the
+    /// body: at the cap, an upload slower than `patience` loses its place.
     fn slow_body_since(&self, patience: Duration) -> Option<Instant> {
         let since = self.awaiting_body_since_ms.load(Ordering::Relaxed);
         let patience = u64::try_from(patience.as_millis()).unwrap_or(u64::MAX);

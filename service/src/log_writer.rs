@@ -128,6 +128,15 @@ impl Shared {
 
     /// The writer thread: swap the buffer for an empty one, write it out.
     fn run(&self, mut out: impl Write, every: Duration) {
+        // Tells the guard the thread is done however it ends, panics included.
+        struct Finished<'a>(&'a Shared);
+        impl Drop for Finished<'_> {
+            fn drop(&mut self) {
+                self.0.lock().finished = true;
+                self.0.finished.notify_all();
+            }
+        }
+        let _finished = Finished(self);
         let mut batch = Vec::with_capacity(self.capacity);
         loop {
             let closed = {
@@ -149,8 +158,6 @@ impl Shared {
                 batch.clear();
             }
             if closed {
-                self.lock().finished = true;
-                self.finished.notify_all();
                 return;
             }
         }
