@@ -25,6 +25,7 @@ var checks = []struct {
 	{"scraping", scrapingProblems},
 	{"selection", selectionProblems},
 	{"sources", sourcesProblems},
+	{"traffic", trafficProblems},
 	{"workloads", workloadProblems},
 }
 

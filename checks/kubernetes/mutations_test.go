@@ -147,6 +147,34 @@ var mutations = []mutation{
 		replacement: "            - name: spanmetrics-exporter\n              containerPort: 8889\n",
 		want:        `metadata: Deployment otel-collector: container port name "spanmetrics-exporter"`,
 	},
+	{
+		name:        "spans from the service kept out of the Collector",
+		file:        "otel-collector.yaml",
+		old:         "        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: service\n",
+		replacement: "        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: app\n",
+		want:        "traffic: Deployment service cannot reach Deployment otel-collector port otlp-grpc (4317) (its spans)",
+	},
+	{
+		name:        "the Collector's OTLP port open to every pod",
+		file:        "otel-collector.yaml",
+		old:         "        - port: otlp-grpc\n",
+		replacement: "        - port: otlp-grpc\n    - ports:\n        - port: 4317\n",
+		want:        "traffic: a pod in namespace default can reach Deployment otel-collector port otlp-grpc (4317)",
+	},
+	{
+		name:        "no NetworkPolicy in front of the Collector",
+		file:        "otel-collector.yaml",
+		old:         "kind: NetworkPolicy\nmetadata:\n  name: otel-collector\n  labels:\n    app.kubernetes.io/name: otel-collector\nspec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: otel-collector\n",
+		replacement: "kind: NetworkPolicy\nmetadata:\n  name: otel-collector\n  labels:\n    app.kubernetes.io/name: otel-collector\nspec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: otelcol\n",
+		want:        "traffic: another pod in namespace monitored-service can reach Deployment otel-collector port otlp-grpc (4317)",
+	},
+	{
+		name:        "Prometheus kept from a scrape port",
+		file:        "otel-collector.yaml",
+		old:         "        - port: spanmetrics\n",
+		replacement: "",
+		want:        "traffic: Prometheus (namespace monitoring) cannot reach Deployment otel-collector port spanmetrics (8889) (ServiceMonitor otel-collector scrapes it)",
+	},
 }
 
 // TestEveryBreakIsCaught breaks a copy of the base once per mutation and expects the named
