@@ -114,37 +114,49 @@ func servicePodProblems(service *corev1.Service, deployments []*appsv1.Deploymen
 	if len(service.Spec.Selector) == 0 {
 		return []string{what + " has no selector"}
 	}
+	selected := selectedDeployments(service, deployments)
+	if len(selected) == 0 {
+		return []string{fmt.Sprintf("%s selects the pods of no Deployment (selector %v)", what, service.Spec.Selector)}
+	}
 	var problems []string
-	matched := 0
-	for _, deployment := range deployments {
-		pod := deployment.Spec.Template
-		if deployment.Namespace != service.Namespace || !labels.SelectorFromSet(service.Spec.Selector).Matches(labels.Set(pod.Labels)) {
-			continue
-		}
-		matched++
+	for _, deployment := range selected {
 		for _, port := range service.Spec.Ports {
-			if !podHasPort(pod.Spec, port.TargetPort) {
+			if !podHasPort(deployment.Spec.Template.Spec, port.TargetPort) {
 				problems = append(problems, fmt.Sprintf("%s port %s: target port %s is no container port of Deployment %s",
 					what, port.Name, port.TargetPort.String(), deployment.Name))
 			}
 		}
 	}
-	if matched == 0 {
-		problems = append(problems, fmt.Sprintf("%s selects the pods of no Deployment (selector %v)", what, service.Spec.Selector))
-	}
 	return problems
+}
+
+// selectedDeployments are the Deployments in a Service's namespace whose pods its selector matches.
+func selectedDeployments(service *corev1.Service, deployments []*appsv1.Deployment) []*appsv1.Deployment {
+	var selected []*appsv1.Deployment
+	for _, deployment := range deployments {
+		if len(service.Spec.Selector) > 0 && deployment.Namespace == service.Namespace &&
+			labels.SelectorFromSet(service.Spec.Selector).Matches(labels.Set(deployment.Spec.Template.Labels)) {
+			selected = append(selected, deployment)
+		}
+	}
+	return selected
 }
 
 func podHasPort(pod corev1.PodSpec, target intstr.IntOrString) bool {
 	for _, container := range pod.Containers {
-		for _, port := range container.Ports {
-			if (target.Type == intstr.String && port.Name == target.StrVal) ||
-				(target.Type == intstr.Int && port.ContainerPort == target.IntVal) {
-				return true
-			}
+		if slices.ContainsFunc(container.Ports, func(port corev1.ContainerPort) bool { return containerPortIs(target, port) }) {
+			return true
 		}
 	}
 	return false
+}
+
+// containerPortIs says whether a Service's target port (a name or a number) is this container port.
+func containerPortIs(target intstr.IntOrString, port corev1.ContainerPort) bool {
+	if target.Type == intstr.String {
+		return port.Name == target.StrVal
+	}
+	return port.ContainerPort == target.IntVal
 }
 
 func portNames(service *corev1.Service) string {
