@@ -15,11 +15,11 @@
 //!   URI included) gets 431 from hyper, and no more than that is buffered.
 //! - **Connection cap.** At most [`Limits::max_connections`] connections are
 //!   open, never more than the file-descriptor limit allows. At the cap a
-//!   new connection replaces the oldest one that has no request running,
-//!   failing that the one whose request has been receiving its body
-//!   longest (for more than an eighth of the header timeout since the
-//!   handler first lacked bytes), so a flood of silent connections, stalled
-//!   uploads or uploads sent a byte at a time cannot lock real clients out.
+//!   new connection replaces the one whose request has been receiving its
+//!   body longest (for more than an eighth of the header timeout since the
+//!   handler first lacked bytes), failing that the oldest one that has no
+//!   request running, so a flood of silent connections, stalled uploads or
+//!   uploads sent a byte at a time cannot lock real clients out.
 //!   When requests really running fill the cap, a new connection is closed.
 //!   Body bytes are gathered out of hyper's read buffer (`body.rs`), so a
 //!   body costs about its size however the client splits it.

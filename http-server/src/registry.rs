@@ -162,23 +162,32 @@ impl Registry {
                 .any(|c| c.is_idle() || c.slow_body_since(self.patience).is_some())
     }
 
-    /// A place for a new connection: a free one, or the place of the oldest
-    /// connection with no request running (failing that, of the one whose
-    /// request has been receiving its body longest), which is told to close.
-    /// `None` when every connection is busy.
+    /// A place for a new connection: a free one, or the place of the
+    /// connection whose request has been receiving its body longest
+    /// (failing that, of the oldest connection with no request running),
+    /// which is told to close. `None` when every connection is busy.
+    ///
+    /// Slow uploads go first: a connection just accepted has no request
+    /// running until its head is parsed, so were idle connections first, a
+    /// stream of new connections would close real clients' before their
+    /// first request while stalled uploads kept their places.
     pub fn admit(&self) -> Option<Admission> {
         let mut inner = self.lock();
         if inner.open.len() >= self.max {
-            let oldest_idle = inner.open.iter().find(|(_, c)| c.is_idle());
-            let slowest_body = || {
+            let slowest_body = inner
+                .open
+                .iter()
+                .filter_map(|(id, c)| Some((c.slow_body_since(self.patience)?, id)))
+                .min()
+                .map(|(_, id)| id);
+            let oldest_idle = || {
                 inner
                     .open
                     .iter()
-                    .filter_map(|(id, c)| Some((c.slow_body_since(self.patience)?, id)))
-                    .min()
-                    .map(|(_, id)| id)
+                    .find(|(_, c)| c.is_idle())
+                    .map(|(id, _)| id)
             };
-            let evict = *oldest_idle.map(|(id, _)| id).or_else(slowest_body)?;
+            let evict = *slowest_body.or_else(oldest_idle)?;
             if let Some(evicted) = inner.open.remove(&evict) {
                 // notify_one keeps the wake-up if the task is not waiting yet.
                 evicted.evicted.notify_one();
@@ -286,24 +295,29 @@ mod tests {
     }
 
     #[test]
-    fn at_the_cap_an_idle_connection_goes_first_then_a_slow_upload() {
+    fn at_the_cap_a_slow_upload_goes_first_then_an_idle_connection() {
         let registry = Registry::new(3, Duration::ZERO);
+        let idle = registry.admit().expect("room");
         let stalled = registry.admit().expect("room");
         let busy = registry.admit().expect("room");
-        let idle = registry.admit().expect("room");
         stalled.state.running.store(1, Ordering::Release);
         stalled.state.body_awaited();
         busy.state.running.store(1, Ordering::Release);
         // Waiting for longer than no time at all (the clock counts in ms).
         std::thread::sleep(Duration::from_millis(2));
-        let fourth = registry.admit().expect("the idle one is evicted");
-        fourth.state.running.store(1, Ordering::Release);
-        let fifth = registry.admit().expect("then the stalled one");
+        let fourth = registry.admit().expect("the stalled upload is evicted");
+        assert_eq!(
+            registry.lock().open.keys().copied().collect::<Vec<_>>(),
+            [idle.id, busy.id, fourth.id]
+        );
+        // The new connection has no request yet either: the older idle one goes.
+        let fifth = registry.admit().expect("then the idle one");
         assert_eq!(
             registry.lock().open.keys().copied().collect::<Vec<_>>(),
             [busy.id, fourth.id, fifth.id]
         );
-        assert!(idle.id < fourth.id);
+        assert!(stalled.id < fourth.id);
+        fourth.state.running.store(1, Ordering::Release);
         fifth.state.running.store(1, Ordering::Release);
         assert!(!registry.can_admit(), "the rest are busy");
     }

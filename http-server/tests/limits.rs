@@ -272,6 +272,34 @@ async fn at_the_cap_stalled_uploads_make_room_for_a_real_client() {
 }
 
 #[tokio::test]
+async fn at_the_cap_a_new_client_keeps_its_place_over_stalled_uploads() {
+    let server = start(4, QUICK).await;
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let stream = connect_and_send(
+            server.addr,
+            b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{",
+        )
+        .await;
+        server.upload_started.notified().await;
+        stalled.push(stream);
+    }
+    // Past the patience (an eighth of the header timeout): every upload is slow.
+    tokio::time::sleep(HEADER_TIMEOUT / 3).await;
+    // A client whose head is still on its way, then another connection: the
+    // second takes a stalled upload's place, not the first client's.
+    let mut client = TcpStream::connect(server.addr).await.expect("connect");
+    let _next = TcpStream::connect(server.addr).await.expect("connect");
+    let answer = exchange(
+        &mut client,
+        b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
 async fn at_the_cap_an_upload_read_whole_is_not_cut() {
     let server = start(1, QUICK).await;
     let mut upload = connect_and_send(

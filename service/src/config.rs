@@ -168,7 +168,8 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
 
     /// Most client connections open at once (never more than `ulimit -n`
-    /// allows); at the limit a new connection replaces the oldest idle one.
+    /// allows); at the limit a new connection replaces a stalled upload or,
+    /// failing that, the oldest idle connection.
     #[arg(long, env = "SERVICE_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = whole_number(1usize..=1_000_000, "1024"))]
     pub max_connections: usize,
