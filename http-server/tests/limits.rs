@@ -106,6 +106,22 @@ async fn slow_request_running(server: &Server) -> TcpStream {
     stream
 }
 
+/// `count` connections whose upload handler runs and waits for the rest of
+/// a 1000-byte body that never comes.
+async fn stalled_uploads(server: &Server, count: usize) -> Vec<TcpStream> {
+    let mut stalled = Vec::new();
+    for _ in 0..count {
+        let stream = connect_and_send(
+            server.addr,
+            b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{",
+        )
+        .await;
+        server.upload_started.notified().await;
+        stalled.push(stream);
+    }
+    stalled
+}
+
 const QUICK: Drain = Drain {
     lame_duck: Duration::from_millis(50),
     grace: Duration::from_secs(2),
@@ -255,17 +271,7 @@ async fn at_the_cap_silent_connections_make_room_for_a_real_client() {
 #[tokio::test]
 async fn at_the_cap_stalled_uploads_make_room_for_a_real_client() {
     let server = start(4, QUICK).await;
-    let mut stalled = Vec::new();
-    for _ in 0..4 {
-        let stream = connect_and_send(
-            server.addr,
-            b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{",
-        )
-        .await;
-        // Its handler runs and waits for the other 999 bytes.
-        server.upload_started.notified().await;
-        stalled.push(stream);
-    }
+    let _stalled = stalled_uploads(&server, 4).await;
     // Let in once the uploads have waited an eighth of the header timeout.
     let answer = get_ok(server.addr).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -274,16 +280,7 @@ async fn at_the_cap_stalled_uploads_make_room_for_a_real_client() {
 #[tokio::test]
 async fn at_the_cap_a_new_client_keeps_its_place_over_stalled_uploads() {
     let server = start(4, QUICK).await;
-    let mut stalled = Vec::new();
-    for _ in 0..4 {
-        let stream = connect_and_send(
-            server.addr,
-            b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{",
-        )
-        .await;
-        server.upload_started.notified().await;
-        stalled.push(stream);
-    }
+    let _stalled = stalled_uploads(&server, 4).await;
     // Past the patience (an eighth of the header timeout): every upload is slow.
     tokio::time::sleep(HEADER_TIMEOUT / 3).await;
     // A client whose head is still on its way, then another connection: the
