@@ -59,9 +59,22 @@ impl Record {
 
     /// Appends the listing item: `{"id":..,"received_at":..,"received_at_unix_ms":..,"source":..,"payload":{..}}`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.head.as_bytes());
-        out.extend_from_slice(self.payload.as_bytes());
-        out.push(b'}');
+        self.write_json_part(0, usize::MAX, out);
+    }
+
+    /// Appends at most `max` bytes of the listing item, from byte `from` on;
+    /// returns how many it appended.
+    pub fn write_json_part(&self, from: usize, max: usize, out: &mut Vec<u8>) -> usize {
+        let mut skip = from;
+        let mut left = max;
+        for part in [self.head.as_bytes(), self.payload.as_bytes(), b"}"] {
+            let rest = part.get(skip..).unwrap_or_default();
+            skip = skip.saturating_sub(part.len());
+            let take = rest.len().min(left);
+            out.extend_from_slice(&rest[..take]);
+            left -= take;
+        }
+        max - left
     }
 }
 
@@ -234,14 +247,15 @@ impl History {
     }
 }
 
+/// Records for tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
     use crate::payload::WebhookPayload;
 
-    /// Pushes a notification whose stored payload JSON is `padding` bytes longer
-    /// than the smallest.
-    fn push(history: &History, padding: usize) -> Result<Arc<Record>, TooLarge> {
+    /// Stores a notification whose stored payload JSON is `padding` bytes
+    /// longer than the smallest.
+    pub fn push(history: &History, padding: usize) -> Result<Arc<Record>, TooLarge> {
         let body = format!(
             r#"{{"version":"4","status":"firing","receiver":"{}","alerts":[{{"status":"firing"}}]}}"#,
             "r".repeat(padding)
@@ -250,6 +264,12 @@ mod tests {
         let json = payload.to_stored_json(1 << 20, body.len()).expect("fits");
         history.push(payload.source(), Summary::of(&payload), json)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::push;
+    use super::*;
 
     fn ids(records: &[Arc<Record>]) -> Vec<u64> {
         records.iter().map(|record| record.id).collect()
