@@ -55,7 +55,7 @@ use discovery::ServiceTargets;
 use ports::Ports;
 use process::Supervised;
 use roles::{Replica, Role};
-use state::{Manifest, ManifestEntry, StateDir};
+use state::{Manifest, ManifestEntry, NewStateDir, StateDir};
 use traces::TraceStore;
 
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -80,8 +80,11 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 
     // Before anything else touches the state directory (or the ports a
     // running stack holds): a second `stack up` on it stops here.
+    let created = !args.state_dir.exists();
     let state = StateDir::create(&args.state_dir)?;
     let _lock = lock::StateLock::acquire(&state.root)?;
+    // Only once locked: a run that found it locked removes nothing.
+    let made = NewStateDir::new(&state.root, created);
 
     let repo = crate::repo::find(args.repo_dir.as_deref())?;
     let service_bin =
@@ -117,6 +120,8 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         roles.push(Role::Grafana);
     }
     let (ports, mut reserved) = Ports::choose(&args, &roles)?;
+    // From here on, what the run writes (logs above all) stays.
+    made.keep();
     state.remove_manifest();
     let (token, token_file) = state.token(args.inbox_token.as_deref())?;
 

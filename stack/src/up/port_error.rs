@@ -2,6 +2,7 @@
 
 use std::io::ErrorKind;
 use std::net::IpAddr;
+use std::path::Path;
 
 use super::roles::Role;
 
@@ -10,8 +11,9 @@ use super::roles::Role;
 pub struct Busy {
     pub port: u16,
     pub flag: &'static str,
-    /// For the ports Debian's packages take: how to stop their services.
-    hint: &'static str,
+    /// The systemd unit of an installed Debian package that listens on
+    /// this role's default port.
+    unit: Option<&'static str>,
 }
 
 /// A chosen port cannot be used.
@@ -62,7 +64,7 @@ impl PortError {
                 busy: vec![Busy {
                     port,
                     flag,
-                    hint: debian_unit_hint(role),
+                    unit: debian_unit(role, Path::new(SYSTEMD_UNITS)),
                 }],
             },
             ErrorKind::AddrNotAvailable => PortError::NotLocal { ip, source },
@@ -88,7 +90,15 @@ fn in_use_message(ip: IpAddr, busy: &[Busy]) -> String {
     let mut flags: Vec<&str> = busy.iter().map(|b| b.flag).collect();
     flags.dedup();
     let moves: Vec<String> = flags.iter().map(|flag| format!("{flag} 0")).collect();
-    let hints: String = busy.iter().map(|b| b.hint).collect();
+    let units: Vec<&str> = busy.iter().filter_map(|b| b.unit).collect();
+    let hints = if units.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; Debian's packages installed here run on these ports: `sudo systemctl disable --now {}`",
+            units.join(" ")
+        )
+    };
     let (what, them) = match busy {
         [one] => (
             format!("port {}", ports[0]),
@@ -108,18 +118,48 @@ fn in_use_message(ip: IpAddr, busy: &[Busy]) -> String {
     )
 }
 
-/// How to stop the system service a Debian package starts on a role's port.
-fn debian_unit_hint(role: Role) -> &'static str {
-    match role {
-        Role::Prometheus => {
-            "; Debian's package runs one: `sudo systemctl disable --now prometheus`"
-        }
-        Role::NodeExporter => {
-            "; Debian's package runs one: `sudo systemctl disable --now prometheus-node-exporter`"
-        }
-        Role::Alertmanager => {
-            "; Debian's package runs one: `sudo systemctl disable --now prometheus-alertmanager`"
-        }
-        _ => "",
+/// Where Debian's packages install their systemd units.
+const SYSTEMD_UNITS: &str = "/lib/systemd/system";
+
+/// The unit of the Debian package that listens on a role's default port,
+/// if that package is installed (its unit file is in `units`).
+fn debian_unit(role: Role, units: &Path) -> Option<&'static str> {
+    let unit = match role {
+        Role::Prometheus => "prometheus",
+        Role::NodeExporter => "prometheus-node-exporter",
+        Role::Alertmanager => "prometheus-alertmanager",
+        _ => return None,
+    };
+    units
+        .join(format!("{unit}.service"))
+        .exists()
+        .then_some(unit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_installed_debian_packages_are_named() {
+        let units = tempfile::tempdir().expect("tempdir");
+        std::fs::write(units.path().join("prometheus.service"), "").expect("unit");
+        let busy = |role: Role, port| Busy {
+            port,
+            flag: role.flag(),
+            unit: debian_unit(role, units.path()),
+        };
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let message = in_use_message(
+            ip,
+            &[busy(Role::Prometheus, 9090), busy(Role::NodeExporter, 9100)],
+        );
+        assert!(
+            message.contains("`sudo systemctl disable --now prometheus`"),
+            "{message}"
+        );
+        assert!(!message.contains("prometheus-node-exporter"), "{message}");
+        let message = in_use_message(ip, &[busy(Role::NodeExporter, 9100)]);
+        assert!(!message.contains("systemctl"), "{message}");
     }
 }

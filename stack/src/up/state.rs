@@ -184,6 +184,31 @@ fn check_private(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A state directory this run made: removed again when dropped, unless
+/// [`NewStateDir::keep`] was called, so a `stack up` that stops before it
+/// starts anything (a busy port, a missing program) leaves nothing behind.
+#[derive(Debug)]
+pub struct NewStateDir(Option<PathBuf>);
+
+impl NewStateDir {
+    /// `dir`, which this run `created` (else it is never removed).
+    pub fn new(dir: &Path, created: bool) -> Self {
+        Self(created.then(|| dir.to_owned()))
+    }
+
+    pub fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for NewStateDir {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +240,21 @@ mod tests {
         assert_eq!(token, "chosen");
         let mode = std::fs::metadata(&path).expect("metadata").mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_state_directory_made_by_a_run_that_stopped_early_is_removed() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let dir = parent.path().join("state");
+        let state = StateDir::create(&dir).expect("state dir");
+        drop(NewStateDir::new(&state.root, true));
+        assert!(!dir.exists(), "removed");
+
+        let state = StateDir::create(&dir).expect("state dir");
+        NewStateDir::new(&state.root, true).keep();
+        assert!(dir.exists(), "kept");
+
+        drop(NewStateDir::new(&state.root, false));
+        assert!(dir.exists(), "an earlier run's is never removed");
     }
 }
