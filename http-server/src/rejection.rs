@@ -13,6 +13,9 @@ pub enum Rejection {
     /// The head did not arrive within the header timeout: closed without
     /// an answer.
     HeadTimeout,
+    /// An HTTP/2 connection preface (an h2c client, a gRPC probe): this
+    /// server speaks HTTP/1 only, and hyper closes without an answer.
+    Http2Preface,
     /// The client closed the connection in the middle of a request.
     ClientClosed,
 }
@@ -24,7 +27,7 @@ impl Rejection {
             Rejection::BadRequest => Some(400),
             Rejection::UriTooLong => Some(414),
             Rejection::HeadTooLarge => Some(431),
-            Rejection::HeadTimeout | Rejection::ClientClosed => None,
+            Rejection::HeadTimeout | Rejection::Http2Preface | Rejection::ClientClosed => None,
         }
     }
 
@@ -35,6 +38,7 @@ impl Rejection {
             Rejection::UriTooLong => "uri_too_long",
             Rejection::HeadTooLarge => "head_too_large",
             Rejection::HeadTimeout => "head_timeout",
+            Rejection::Http2Preface => "http2_preface",
             Rejection::ClientClosed => "client_closed",
         }
     }
@@ -49,7 +53,9 @@ impl Rejection {
                 Rejection::HeadTooLarge
             });
         }
-        if error.is_parse() {
+        if error.is_parse_version_h2() {
+            Some(Rejection::Http2Preface)
+        } else if error.is_parse() {
             Some(Rejection::BadRequest)
         } else if error.is_timeout() {
             Some(Rejection::HeadTimeout)

@@ -356,6 +356,12 @@ async fn hyper_level_rejections_are_answered_and_reported() {
         assert!(answer.starts_with(status), "{rejection:?}: {answer:?}");
         expected.push(rejection);
     }
+    // hyper answers an HTTP/2 preface with nothing.
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let answer = exchange(&mut stream, preface, Duration::from_secs(2)).await;
+    assert_eq!(answer, "");
+    expected.push(Rejection::Http2Preface);
     let stream = connect_and_send(server.addr, b"GET / HTTP/1.1\r\nhost: x\r\nx-half").await;
     drop(stream);
     expected.push(Rejection::ClientClosed);
