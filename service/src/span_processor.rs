@@ -65,13 +65,15 @@ impl EncodingProcessor {
         runtime: Handle,
     ) -> Self {
         let shared = Arc::new(Shared::new(Arc::clone(&queue), config.batch_size));
+        let counts = Arc::clone(&queue);
         let export = move |batch: &Batch, resource: &Resource| {
             let result = exporter.export(&runtime, batch.request(resource).into());
             match &result {
                 Ok(()) => log.on_success(),
                 Err(error) => log.on_failure(error, batch.len()),
             }
-            result
+            counts.export_done(batch.len(), result.as_ref().map(drop).map_err(|e| e.kind));
+            result.map_err(|error| error.message)
         };
         let thread = match export_thread::spawn(Arc::clone(&shared), config.delay, export) {
             Ok(thread) => Some(thread),
@@ -262,6 +264,8 @@ mod tests {
         );
         assert_eq!(pipeline.queue.exported(), 10);
         assert_eq!(pipeline.queue.queued(), 0);
+        assert_eq!(pipeline.queue.sent(), 10, "all accepted by the receiver");
+        assert!(pipeline.queue.not_sent_by_kind().is_empty());
     }
 
     #[test]
@@ -288,6 +292,11 @@ mod tests {
             .force_flush()
             .expect_err("nothing was exported");
         assert!(error.to_string().contains("3 spans"), "{error}");
+        assert_eq!(pipeline.queue.sent(), 0);
+        assert_eq!(
+            pipeline.queue.not_sent_by_kind(),
+            [("unavailable", 3)].into_iter().collect()
+        );
     }
 
     #[test]

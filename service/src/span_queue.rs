@@ -16,12 +16,15 @@
 //! | `otel_sdk_processor_span_processed_total{error_type="queue_full"}` | spans dropped, queue full |
 //! | `otel_sdk_processor_span_queue_size` | spans waiting for export |
 //! | `otel_sdk_processor_span_queue_capacity` | `OTEL_BSP_MAX_QUEUE_SIZE` |
+//! | `otel_sdk_exporter_span_exported_total` | spans the receiver accepted |
+//! | `otel_sdk_exporter_span_exported_total{error_type="unavailable"}` | spans lost: the receiver could not be reached (`timeout`: it did not answer in time; `rejected`: it refused them) |
 //!
 //! The log gets at most one line per [`REPORT_EVERY`] with the number of
 //! spans dropped since the previous line.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -38,6 +41,8 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The `otel.component.*` attributes the conventions put on every series.
 const COMPONENT_TYPE: &str = "batching_span_processor";
 const COMPONENT_NAME: &str = "batching_span_processor/0";
+const EXPORTER_TYPE: &str = "otlp_grpc_span_exporter";
+const EXPORTER_NAME: &str = "otlp_grpc_span_exporter/0";
 
 /// Counts of one span queue.
 #[derive(Debug)]
@@ -46,6 +51,11 @@ pub struct SpanQueue {
     queued: AtomicUsize,
     exported: AtomicU64,
     dropped: AtomicU64,
+    /// Of the spans handed to the exporter, those the receiver accepted.
+    sent: AtomicU64,
+    /// And those it could not send, by `error.type` (a closed set:
+    /// [`crate::otlp::ExportError`]).
+    not_sent: Mutex<BTreeMap<&'static str, u64>>,
     /// Drops not yet in a log line.
     unreported: AtomicU64,
     reports: LogLimit,
@@ -59,6 +69,8 @@ impl SpanQueue {
             queued: AtomicUsize::new(0),
             exported: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            not_sent: Mutex::default(),
             unreported: AtomicU64::new(0),
             reports: LogLimit::new(REPORT_EVERY),
         }
@@ -87,6 +99,32 @@ impl SpanQueue {
     pub fn handed_on(&self, spans: usize) {
         self.queued.fetch_sub(spans, Ordering::AcqRel);
         self.exported.fetch_add(spans as u64, Ordering::Relaxed);
+    }
+
+    /// The exporter sent `spans`, or failed to for reason `Err(kind)`.
+    pub fn export_done(&self, spans: usize, result: Result<(), &'static str>) {
+        match result {
+            Ok(()) => {
+                self.sent.fetch_add(spans as u64, Ordering::Relaxed);
+            }
+            Err(kind) => {
+                let mut not_sent = self.not_sent.lock().unwrap_or_else(PoisonError::into_inner);
+                *not_sent.entry(kind).or_default() += spans as u64;
+            }
+        }
+    }
+
+    /// Spans the receiver accepted so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Spans the exporter could not send, by reason.
+    pub fn not_sent_by_kind(&self) -> BTreeMap<&'static str, u64> {
+        self.not_sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// `spans` that had a slot are dropped after all: the export thread
@@ -193,6 +231,26 @@ impl SpanQueue {
             .with_callback(move |observer| {
                 let queued = i64::try_from(queue.queued()).unwrap_or(i64::MAX);
                 observer.observe(queued, &component());
+            })
+            .build();
+        let queue = Arc::clone(self);
+        let _exported = meter
+            .u64_observable_counter("otel.sdk.exporter.span.exported")
+            .with_unit("{span}")
+            .with_description(
+                "Spans the receiver accepted; with error.type, spans the exporter could not send.",
+            )
+            .with_callback(move |observer| {
+                let exporter = [
+                    KeyValue::new("otel.component.type", EXPORTER_TYPE),
+                    KeyValue::new("otel.component.name", EXPORTER_NAME),
+                ];
+                observer.observe(queue.sent(), &exporter);
+                for (kind, spans) in queue.not_sent_by_kind() {
+                    let mut failed = exporter.to_vec();
+                    failed.push(KeyValue::new("error.type", kind));
+                    observer.observe(spans, &failed);
+                }
             })
             .build();
         let capacity = i64::try_from(self.capacity).unwrap_or(i64::MAX);

@@ -1,5 +1,6 @@
-//! Spans dropped because the export queue is full are counted on `/metrics`
-//! and reported in the log at a limited rate, never silently lost.
+//! Spans dropped because the export queue is full, or lost because the
+//! receiver is down, are counted on `/metrics` and reported in the log at a
+//! limited rate, never silently lost.
 
 mod common;
 
@@ -17,9 +18,9 @@ fn sample(text: &str, name: &str, error_type: Option<&str>) -> Option<f64> {
         .map(|s| s.value)
 }
 
-/// `dropped_spans=N` of a log line.
-fn dropped_in(line: &str) -> Option<u64> {
-    line.split("dropped_spans=")
+/// `N` of a log line's `field=N`.
+fn count_in(line: &str, field: &str) -> Option<u64> {
+    line.split(&format!("{field}="))
         .nth(1)?
         .split(|c: char| !c.is_ascii_digit())
         .next()?
@@ -84,7 +85,7 @@ async fn a_full_span_queue_is_counted_on_metrics_and_logged() {
     .await;
     assert!(line.contains("WARN"), "{line}");
     assert!(line.contains("OTEL_BSP_MAX_QUEUE_SIZE"), "{line}");
-    let logged = dropped_in(&line).unwrap_or_else(|| panic!("no count in {line:?}"));
+    let logged = count_in(&line, "dropped_spans").unwrap_or_else(|| panic!("no count in {line:?}"));
     assert!(logged >= 1, "{line}");
 
     // At exit the drops not yet logged get their line: the lines add up to
@@ -113,9 +114,84 @@ async fn a_full_span_queue_is_counted_on_metrics_and_logged() {
     // At most one line per 10 s, plus the one at exit.
     let allowed = 2 + started.elapsed().as_secs() / 10;
     assert!(lines.len() as u64 <= allowed, "{lines:#?}");
-    let sum: u64 = lines.iter().filter_map(|line| dropped_in(line)).sum();
+    let sum: u64 = lines
+        .iter()
+        .filter_map(|line| count_in(line, "dropped_spans"))
+        .sum();
     assert!(
         sum as f64 >= total,
         "logged {sum}, counted {total}: {lines:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_a_dead_receiver_never_got_are_counted_and_logged_by_exit() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", closed.local_addr().expect("address"));
+    drop(closed);
+    let mut service = ServiceProcess::start(
+        &["--flush-timeout", "5s"],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "20"),
+        ],
+    );
+    let client = HttpClient::new();
+    let metrics_url = service.url("/metrics");
+    let lost = async |at_least: f64| {
+        let mut text = String::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if sample(
+                &text,
+                "otel_sdk_exporter_span_exported_total",
+                Some("unavailable"),
+            )
+            .is_some_and(|lost| lost >= at_least)
+            {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "{text}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            text = client.get(&metrics_url).await.text();
+        }
+    };
+    // The first failure is logged at once; the next ones wait for the
+    // next report, 30 s later, or for the exit.
+    for _ in 0..5 {
+        assert_eq!(client.get(&service.url("/")).await.status, 200);
+    }
+    lost(5.0).await;
+    for _ in 0..5 {
+        assert_eq!(client.get(&service.url("/")).await.status, 200);
+    }
+    let text = lost(10.0).await;
+    assert_eq!(
+        sample(&text, "otel_sdk_exporter_span_exported_total", None),
+        Some(0.0),
+        "{text}"
+    );
+    let counted = sample(
+        &text,
+        "otel_sdk_exporter_span_exported_total",
+        Some("unavailable"),
+    )
+    .expect("the counter");
+
+    service.signal(libc::SIGTERM);
+    let (status, _) = service.wait_exit(Duration::from_secs(15));
+    assert!(status.success(), "exit status {status}");
+    let lines: Vec<String> = service
+        .output()
+        .into_iter()
+        .filter(|line| line.contains("lost_spans="))
+        .collect();
+    let logged: u64 = lines
+        .iter()
+        .filter_map(|line| count_in(line, "lost_spans"))
+        .sum();
+    assert!(
+        logged as f64 >= counted,
+        "logged {logged}, counted {counted}: {lines:#?}"
     );
 }

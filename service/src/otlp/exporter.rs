@@ -45,7 +45,7 @@ impl GrpcSpanExporter {
     /// receiver is busy or unreachable; the error describes the last
     /// failure. Blocks the calling thread (the span processor's export
     /// thread), backoff included; the connection runs on `runtime`.
-    pub fn export(&self, runtime: &Handle, request: Bytes) -> Result<(), String> {
+    pub fn export(&self, runtime: &Handle, request: Bytes) -> Result<(), ExportError> {
         let mut backoff = FIRST_BACKOFF;
         let mut retries = 0;
         loop {
@@ -58,7 +58,12 @@ impl GrpcSpanExporter {
                     std::thread::sleep(backoff);
                     backoff *= 2;
                 }
-                Err(status) => return Err(describe(&status)),
+                Err(status) => {
+                    return Err(ExportError {
+                        kind: kind(status.code()),
+                        message: describe(&status),
+                    });
+                }
             }
         }
     }
@@ -77,6 +82,25 @@ impl GrpcSpanExporter {
             )
             .await
             .map(drop)
+    }
+}
+
+/// Why a batch was not exported: `kind` is its `error.type` on `/metrics`,
+/// `message` what the log says.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ExportError {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// A gRPC status as one of three `error.type` values: the receiver did not
+/// answer in time, could not be reached, or answered with an error.
+fn kind(code: Code) -> &'static str {
+    match code {
+        Code::DeadlineExceeded => "timeout",
+        Code::Unavailable => "unavailable",
+        _ => "rejected",
     }
 }
 

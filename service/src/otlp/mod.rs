@@ -8,4 +8,4 @@ pub mod batch;
 pub mod exporter;
 
 pub use batch::Batch;
-pub use exporter::GrpcSpanExporter;
+pub use exporter::{ExportError, GrpcSpanExporter};
