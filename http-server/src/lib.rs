@@ -21,6 +21,8 @@
 //!   request running, so a flood of silent connections, stalled uploads or
 //!   uploads sent a byte at a time cannot lock real clients out.
 //!   When requests really running fill the cap, a new connection is closed.
+//!   What the cap closes and refuses is logged at most every 10 s
+//!   (`cap_report.rs`).
 //!   Body bytes are gathered out of hyper's read buffer (`body.rs`), so a
 //!   body costs about its size however the client splits it.
 //! - **Lame-duck drain.** When the stop future completes (the caller makes
@@ -40,6 +42,7 @@
 //! and the probe of their `healthcheck` subcommands ([`healthcheck`]).
 
 mod body;
+mod cap_report;
 mod connection;
 pub mod healthcheck;
 mod memory;
@@ -183,6 +186,7 @@ pub async fn serve(
     let mut reclaim_check = tokio::time::interval(memory::CHECK_EVERY);
     let mut idle_sweep = tokio::time::interval(sweep_every(limits.header_timeout));
     idle_sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut cap_report = cap_report::CapReport::default();
 
     tokio::pin!(stop);
     let mut lame_duck = std::pin::pin!(tokio::time::sleep(Duration::MAX));
@@ -210,7 +214,10 @@ pub async fn serve(
                             Some(admission) => Some(admission),
                             None => admit_soon(&registry, patience).await,
                         };
-                        let Some(Admission { id, state }) = admitted else { return };
+                        let Some(Admission { id, state }) = admitted else {
+                            registry.refused();
+                            return;
+                        };
                         connection::run(stream, &state, &shared, closing).await;
                         registry.remove(id);
                         reclaim.connection_closed();
@@ -227,6 +234,7 @@ pub async fn serve(
             _ = reclaim_check.tick() => reclaim.check(),
             _ = idle_sweep.tick() => {
                 registry.expire_idle(limits.header_timeout);
+                cap_report.tick(&registry, tokio::time::Instant::now());
             }
         }
     }

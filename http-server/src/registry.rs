@@ -124,10 +124,23 @@ const NOT_AWAITING: u64 = u64::MAX;
 #[derive(Debug)]
 pub struct Registry {
     max: usize,
+    /// What the cap did since [`Registry::take_cap_counts`] last looked.
+    cap: CapCounts,
     /// How long a request may wait for body bytes before, at the cap, its
     /// connection may make room for a new one.
     patience: Duration,
     inner: Mutex<Inner>,
+}
+
+/// Connections the cap closed or refused.
+#[derive(Debug, Default)]
+struct CapCounts {
+    /// Slow uploads closed to make room: their requests were dropped.
+    uploads_cut: AtomicU64,
+    /// Connections with no request running closed to make room.
+    idle_closed: AtomicU64,
+    /// New connections closed unserved: every place was busy.
+    refused: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -141,6 +154,7 @@ impl Registry {
     pub fn new(max: usize, patience: Duration) -> Self {
         Self {
             max: max.max(1),
+            cap: CapCounts::default(),
             patience,
             inner: Mutex::default(),
         }
@@ -198,6 +212,26 @@ impl Registry {
         let state = Arc::new(ConnectionState::new());
         inner.open.insert(id, Arc::clone(&state));
         Some(Admission { id, state })
+    }
+
+    /// A new connection found no place and is closed unserved.
+    pub fn refused(&self) {
+        self.cap.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The cap: most connections open at once.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// `(uploads cut, idle closed, refused)` since the last call.
+    pub fn take_cap_counts(&self) -> (u64, u64, u64) {
+        let take = |count: &AtomicU64| count.swap(0, Ordering::Relaxed);
+        (
+            take(&self.cap.uploads_cut),
+            take(&self.cap.idle_closed),
+            take(&self.cap.refused),
+        )
     }
 
     /// The connection closed (or was evicted).
