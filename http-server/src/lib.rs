@@ -15,11 +15,12 @@
 //!   URI included) gets 431 from hyper, and no more than that is buffered.
 //! - **Connection cap.** At most [`Limits::max_connections`] connections are
 //!   open, never more than the file-descriptor limit allows. At the cap a
-//!   new connection replaces the one whose request has been receiving its
-//!   body longest (for more than an eighth of the header timeout since the
-//!   handler first lacked bytes), failing that the oldest one that has no
-//!   request running, so a flood of silent connections, stalled uploads or
-//!   uploads sent a byte at a time cannot lock real clients out.
+//!   new connection replaces the oldest one idle for longer than the
+//!   patience (an eighth of the header timeout), else the one whose request
+//!   has been receiving its body longest (for longer than the patience since
+//!   the handler first lacked bytes), else the oldest idle one, so a flood
+//!   of silent connections, stalled uploads or uploads sent a byte at a time
+//!   cannot lock real clients out (`registry.rs` says why in this order).
 //!   When requests really running fill the cap, a new connection is closed.
 //!   What the cap closes and refuses is logged at most every 10 s
 //!   (`cap_report.rs`).

@@ -176,32 +176,42 @@ impl Registry {
                 .any(|c| c.is_idle() || c.slow_body_since(self.patience).is_some())
     }
 
-    /// A place for a new connection: a free one, or the place of the
-    /// connection whose request has been receiving its body longest
-    /// (failing that, of the oldest connection with no request running),
-    /// which is told to close. `None` when every connection is busy.
+    /// A place for a new connection: a free one, or the place of one of
+    /// these, told to close, in this order: the oldest connection idle for
+    /// longer than the patience; the one whose request has been receiving
+    /// its body longest (for longer than the patience); the oldest idle
+    /// one. `None` when every connection is busy.
     ///
-    /// Slow uploads go first: a connection just accepted has no request
-    /// running until its head is parsed, so were idle connections first, a
-    /// stream of new connections would close real clients' before their
-    /// first request while stalled uploads kept their places.
+    /// A connection just accepted, or that just sent a response, has no
+    /// request running until the next head is parsed: kept while it is
+    /// that recent, a stream of new connections cannot close a real
+    /// client's before its request arrives, and connections left idle still
+    /// go before uploads in progress.
     pub fn admit(&self) -> Option<Admission> {
         let mut inner = self.lock();
         if inner.open.len() >= self.max {
-            let slowest_body = inner
+            let long_idle = inner
                 .open
                 .iter()
-                .filter_map(|(id, c)| Some((c.slow_body_since(self.patience)?, id)))
-                .min()
-                .map(|(_, id)| id);
+                .find(|(_, c)| c.idle_longer_than(self.patience))
+                .map(|(id, _)| (*id, &self.cap.idle_closed));
+            let slowest_body = || {
+                inner
+                    .open
+                    .iter()
+                    .filter_map(|(id, c)| Some((c.slow_body_since(self.patience)?, *id)))
+                    .min()
+                    .map(|(_, id)| (id, &self.cap.uploads_cut))
+            };
             let oldest_idle = || {
                 inner
                     .open
                     .iter()
                     .find(|(_, c)| c.is_idle())
-                    .map(|(id, _)| id)
+                    .map(|(id, _)| (*id, &self.cap.idle_closed))
             };
-            let evict = *slowest_body.or_else(oldest_idle)?;
+            let (evict, count) = long_idle.or_else(slowest_body).or_else(oldest_idle)?;
+            count.fetch_add(1, Ordering::Relaxed);
             if let Some(evicted) = inner.open.remove(&evict) {
                 // notify_one keeps the wake-up if the task is not waiting yet.
                 evicted.evicted.notify_one();
@@ -328,32 +338,29 @@ mod tests {
         );
     }
 
-    #[test]
-    fn at_the_cap_a_slow_upload_goes_first_then_an_idle_connection() {
-        let registry = Registry::new(3, Duration::ZERO);
-        let idle = registry.admit().expect("room");
+    #[tokio::test(start_paused = true)]
+    async fn at_the_cap_long_idle_goes_first_then_a_slow_upload_then_recent_idle() {
+        const PATIENCE: Duration = Duration::from_secs(1);
+        let registry = Registry::new(4, PATIENCE);
+        let ids = |registry: &Registry| registry.lock().open.keys().copied().collect::<Vec<_>>();
+        let long_idle = registry.admit().expect("room");
         let stalled = registry.admit().expect("room");
-        let busy = registry.admit().expect("room");
         stalled.state.running.store(1, Ordering::Release);
         stalled.state.body_awaited();
+        let busy = registry.admit().expect("room");
         busy.state.running.store(1, Ordering::Release);
-        // Waiting for longer than no time at all (the clock counts in ms).
-        std::thread::sleep(Duration::from_millis(2));
-        let fourth = registry.admit().expect("the stalled upload is evicted");
-        assert_eq!(
-            registry.lock().open.keys().copied().collect::<Vec<_>>(),
-            [idle.id, busy.id, fourth.id]
-        );
-        // The new connection has no request yet either: the older idle one goes.
-        let fifth = registry.admit().expect("then the idle one");
-        assert_eq!(
-            registry.lock().open.keys().copied().collect::<Vec<_>>(),
-            [busy.id, fourth.id, fifth.id]
-        );
-        assert!(stalled.id < fourth.id);
-        fourth.state.running.store(1, Ordering::Release);
-        fifth.state.running.store(1, Ordering::Release);
-        assert!(!registry.can_admit(), "the rest are busy");
+        tokio::time::advance(PATIENCE * 2).await;
+        let recent = registry.admit().expect("room");
+
+        let fifth = registry.admit().expect("the long idle one is evicted");
+        assert_eq!(ids(&registry), [stalled.id, busy.id, recent.id, fifth.id]);
+        let sixth = registry.admit().expect("then the stalled upload");
+        assert_eq!(ids(&registry), [busy.id, recent.id, fifth.id, sixth.id]);
+        let seventh = registry.admit().expect("then the oldest recent idle one");
+        assert_eq!(ids(&registry), [busy.id, fifth.id, sixth.id, seventh.id]);
+        assert_eq!(registry.take_cap_counts(), (1, 2, 0));
+        assert_eq!(registry.take_cap_counts(), (0, 0, 0), "counted afresh");
+        assert!(long_idle.id < recent.id);
     }
 
     #[test]

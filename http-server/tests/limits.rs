@@ -39,6 +39,12 @@ struct Server {
 }
 
 async fn start(max_connections: usize, drain: Drain) -> Server {
+    start_timed(max_connections, drain, HEADER_TIMEOUT).await
+}
+
+/// A server whose header timeout is `header_timeout` (a slow body's
+/// patience is an eighth of it).
+async fn start_timed(max_connections: usize, drain: Drain, header_timeout: Duration) -> Server {
     let slow_started = Arc::new(tokio::sync::Notify::new());
     let started = slow_started.clone();
     let upload_started = Arc::new(tokio::sync::Notify::new());
@@ -74,7 +80,7 @@ async fn start(max_connections: usize, drain: Drain) -> Server {
     let seen = Arc::new(Seen::default());
     let (stop, stopped) = oneshot::channel::<()>();
     let limits = Limits {
-        header_timeout: HEADER_TIMEOUT,
+        header_timeout,
         max_head_bytes: 8192,
         max_connections,
     };
@@ -279,10 +285,13 @@ async fn at_the_cap_stalled_uploads_make_room_for_a_real_client() {
 
 #[tokio::test]
 async fn at_the_cap_a_new_client_keeps_its_place_over_stalled_uploads() {
-    let server = start(4, QUICK).await;
+    // A patience of 1 s: the client below stays that recent however slowly
+    // this test runs.
+    const TIMEOUT: Duration = Duration::from_secs(8);
+    let server = start_timed(4, QUICK, TIMEOUT).await;
     let _stalled = stalled_uploads(&server, 4).await;
-    // Past the patience (an eighth of the header timeout): every upload is slow.
-    tokio::time::sleep(HEADER_TIMEOUT / 3).await;
+    // Past the patience: every upload is slow.
+    tokio::time::sleep(TIMEOUT / 8 + Duration::from_millis(200)).await;
     // A client whose head is still on its way, then another connection: the
     // second takes a stalled upload's place, not the first client's.
     let mut client = TcpStream::connect(server.addr).await.expect("connect");

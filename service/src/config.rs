@@ -168,8 +168,8 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
 
     /// Most client connections open at once (never more than `ulimit -n`
-    /// allows); at the limit a new connection replaces a stalled upload or,
-    /// failing that, the oldest idle connection.
+    /// allows); at the limit a new connection replaces a connection left
+    /// idle, a stalled upload, or a connection that has just become idle.
     #[arg(long, env = "SERVICE_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = whole_number(1usize..=1_000_000, "1024"))]
     pub max_connections: usize,
