@@ -2,10 +2,10 @@
 //!
 //! With the collector down, every batch fails. [`ExportLog`] logs the first
 //! failure at once, then at most one summary per [`REPORT_EVERY`] (how many
-//! batches and spans were lost meanwhile), one line when exports work
-//! again, and at exit one line with what was lost since the last report.
-//! Requests never wait for any of this: it runs on the span processor's
-//! export thread.
+//! batches and spans were lost meanwhile), and one line when exports work
+//! again; at exit the run's total is logged by the span queue
+//! ([`crate::span_queue::SpanQueue::report_not_sent`]). Requests never wait
+//! for any of this: it runs on the span processor's export thread.
 
 use std::fmt;
 use std::time::Duration;
@@ -86,20 +86,5 @@ impl ExportLog {
             "span export failing; requests are unaffected, spans are dropped (next report in {}s at most)",
             REPORT_EVERY.as_secs()
         );
-    }
-}
-
-/// At exit (the export thread ends with its log), what no line has told yet.
-impl Drop for ExportLog {
-    fn drop(&mut self) {
-        let (batches, spans) = self.take_lost();
-        if spans > 0 {
-            tracing::warn!(
-                endpoint = %self.endpoint,
-                lost_batches = batches,
-                lost_spans = spans,
-                "span export failed until the end: spans lost since the last report"
-            );
-        }
     }
 }

@@ -17,7 +17,7 @@
 //! | `otel_sdk_processor_span_queue_size` | spans waiting for export |
 //! | `otel_sdk_processor_span_queue_capacity` | `OTEL_BSP_MAX_QUEUE_SIZE` |
 //! | `otel_sdk_exporter_span_exported_total` | spans the receiver accepted |
-//! | `otel_sdk_exporter_span_exported_total{error_type="unavailable"}` | spans lost: the receiver could not be reached (`timeout`: it did not answer in time; `rejected`: it refused them) |
+//! | `otel_sdk_exporter_span_exported_total{error_type="unavailable"}` | spans lost: the receiver could not be reached (`timeout`: it did not answer in time; `_OTHER`: any other error) |
 //!
 //! The log gets at most one line per [`REPORT_EVERY`] with the number of
 //! spans dropped since the previous line.
@@ -185,6 +185,27 @@ impl SpanQueue {
 }
 
 impl SpanQueue {
+    /// At exit: how many spans the exporter could not deliver in this run,
+    /// if any. Here rather than on the export thread, which an exit does not
+    /// wait for when the receiver hangs.
+    pub fn report_not_sent(&self) {
+        let not_sent = self.not_sent_by_kind();
+        let total: u64 = not_sent.values().sum();
+        if total == 0 {
+            return;
+        }
+        let by_reason: Vec<String> = not_sent
+            .iter()
+            .map(|(kind, spans)| format!("{kind}: {spans}"))
+            .collect();
+        tracing::warn!(
+            lost_spans_total = total,
+            "{total} spans could not be delivered to the trace receiver in this run ({}; \
+             otel_sdk_exporter_span_exported_total{{error_type}} on /metrics)",
+            by_reason.join(", ")
+        );
+    }
+
     /// Logs drops from a task of the current tokio runtime, so that no line
     /// is written from inside the span pipeline (a `tracing` event emitted
     /// while a `tracing` span closes would re-enter the subscriber).

@@ -227,9 +227,11 @@ impl TelemetryGuard {
                 Err(_) => tracing::warn!(?timeout, "span flush timed out; exiting anyway"),
             }
         }
-        // The drops since the last rate-limited line, so the log adds up.
+        // The drops since the last rate-limited line, so the log adds up,
+        // and the spans the receiver never got.
         if let Some(queue) = &self.telemetry.span_queue {
             queue.report(true);
+            queue.report_not_sent();
         }
         tracing::info!("stopped");
         self.log_writer.stop(log_writer::LAST_WRITE_LIMIT);

@@ -14,7 +14,7 @@ use http::uri::PathAndQuery;
 use tokio::runtime::Handle;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Status};
+use tonic::{Code, Status, TimeoutExpired};
 
 /// Retries of one batch after the first attempt.
 pub const RETRIES: u32 = 3;
@@ -51,7 +51,7 @@ impl GrpcSpanExporter {
         loop {
             match runtime.block_on(self.send(request.clone())) {
                 Ok(()) => return Ok(()),
-                Err(status) if retries < RETRIES && retryable(status.code()) => {
+                Err(status) if retries < RETRIES && retryable(code(&status)) => {
                     retries += 1;
                     // Not a tokio timer: at exit the runtime may be shutting
                     // down, and polling one then panics.
@@ -60,7 +60,7 @@ impl GrpcSpanExporter {
                 }
                 Err(status) => {
                     return Err(ExportError {
-                        kind: kind(status.code()),
+                        kind: kind(code(&status)),
                         message: describe(&status),
                     });
                 }
@@ -94,13 +94,29 @@ pub struct ExportError {
     pub message: String,
 }
 
-/// A gRPC status as one of three `error.type` values: the receiver did not
-/// answer in time, could not be reached, or answered with an error.
+/// A gRPC status as an `error.type` value: the receiver did not answer in
+/// time, could not be reached, or anything else (`_OTHER`, the conventions'
+/// fallback; the log has the status).
 fn kind(code: Code) -> &'static str {
     match code {
         Code::DeadlineExceeded => "timeout",
         Code::Unavailable => "unavailable",
-        _ => "rejected",
+        _ => "_OTHER",
+    }
+}
+
+/// The status's code, except that tonic reports its own deadline
+/// ([`Endpoint::timeout`]) as `Cancelled`, "Timeout expired": that is a
+/// deadline exceeded, and retried like one.
+fn code(status: &Status) -> Code {
+    let timed_out = status.code() == Code::Cancelled
+        && status
+            .message()
+            .starts_with(&TimeoutExpired(()).to_string());
+    if timed_out {
+        Code::DeadlineExceeded
+    } else {
+        status.code()
     }
 }
 
@@ -164,6 +180,22 @@ impl Decoder for RawBytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_receiver_that_never_answers_is_a_timeout() {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        // Connections complete in its backlog; nothing ever answers them.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let endpoint = format!("http://{}", silent.local_addr().expect("address"));
+        let exporter = {
+            let _entered = runtime.enter();
+            GrpcSpanExporter::new(&endpoint, Duration::from_millis(100)).expect("exporter")
+        };
+        let error = exporter
+            .export(runtime.handle(), Bytes::new())
+            .expect_err("no answer");
+        assert_eq!(error.kind, "timeout", "{error}");
+    }
 
     #[test]
     fn a_cause_repeated_in_the_message_is_printed_once() {
