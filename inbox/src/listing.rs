@@ -219,6 +219,14 @@ mod tests {
                 .expect("body");
             assert_eq!(body, whole(&records));
             assert_eq!(length, body.len().to_string().as_str());
+            // And, read by a JSON parser, the records newest first.
+            let items: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("JSON");
+            let ids: Vec<u64> = items
+                .iter()
+                .filter_map(|item| item["id"].as_u64())
+                .collect();
+            let expected: Vec<u64> = records.iter().map(|record| record.id).collect();
+            assert_eq!(ids, expected);
         }
     }
 

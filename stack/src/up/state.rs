@@ -202,9 +202,15 @@ impl NewStateDir {
 }
 
 impl Drop for NewStateDir {
+    /// Removes exactly what [`StateDir::create`] and the lock made, one entry
+    /// at a time: anything else found there (another run got in) stops the
+    /// removal instead of being deleted with it.
     fn drop(&mut self) {
         if let Some(dir) = &self.0 {
-            let _ = std::fs::remove_dir_all(dir);
+            let _ = std::fs::remove_dir(dir.join("data"));
+            let _ = std::fs::remove_dir(dir.join("logs"));
+            let _ = std::fs::remove_file(dir.join(super::lock::LOCK_FILE));
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }
@@ -247,8 +253,16 @@ mod tests {
         let parent = tempfile::tempdir().expect("temp dir");
         let dir = parent.path().join("state");
         let state = StateDir::create(&dir).expect("state dir");
+        std::fs::write(state.file(super::super::lock::LOCK_FILE), "").expect("lock file");
         drop(NewStateDir::new(&state.root, true));
         assert!(!dir.exists(), "removed");
+
+        // Something it did not make: left, with the directory.
+        let state = StateDir::create(&dir).expect("state dir");
+        std::fs::write(state.file("stack.json"), "{}").expect("another run's file");
+        drop(NewStateDir::new(&state.root, true));
+        assert!(state.file("stack.json").exists(), "not deleted");
+        std::fs::remove_file(state.file("stack.json")).expect("cleanup");
 
         let state = StateDir::create(&dir).expect("state dir");
         NewStateDir::new(&state.root, true).keep();
