@@ -52,12 +52,13 @@ impl Record {
             + self.summary.heap_bytes()
     }
 
-    /// Length of [`Record::write_json`]'s output.
+    /// Length of the listing item ([`Record::write_json_part`]).
     pub fn json_len(&self) -> usize {
         self.head.len() + self.payload.len() + 1
     }
 
     /// Appends the listing item: `{"id":..,"received_at":..,"received_at_unix_ms":..,"source":..,"payload":{..}}`.
+    #[cfg(test)]
     pub fn write_json(&self, out: &mut Vec<u8>) {
         self.write_json_part(0, usize::MAX, out);
     }
