@@ -134,8 +134,9 @@ pub fn locate(args: &UpArgs, repo: &Path) -> anyhow::Result<Located> {
                 .map(|&p| format!("{} {}", p.key(), pins.of(p).version()))
                 .collect();
             note!(
-                "stack: building {} from Go modules, once per version: a few minutes each on \
-                 2 cores (`stack build` does the same, --no-build skips it)",
+                "stack: building {} from Go modules: a few minutes each on 2 cores, once per \
+                 version, and tried again on each start while the Go module proxy refuses one \
+                 (`stack build` does the same, --no-build skips it)",
                 names.join(", ")
             );
             let Builds { built, failed } = build_all(&cache, repo, &pins, &unbuilt);
