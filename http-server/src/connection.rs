@@ -138,6 +138,15 @@ async fn expiry(state: &ConnectionState, limit: Duration) {
     }
 }
 
+/// Resolves when the connection is to be dropped at once, with the request
+/// it may be running: evicted at the cap, or its client left mid-body.
+async fn dropped(state: &ConnectionState) {
+    tokio::select! {
+        () = state.evicted.notified() => {}
+        () = state.client_left.notified() => {}
+    }
+}
+
 fn report_expiry(shared: &Shared) {
     tracing::debug!("no request head within the header timeout");
     shared.observer.rejected(Rejection::HeadTimeout);
@@ -186,8 +195,7 @@ pub async fn run(
         biased;
         result = connection.as_mut() => result,
         // Dropping the connection closes the socket.
-        () = state.evicted.notified() => return,
-        () = state.client_left.notified() => return,
+        () = dropped(state) => return,
         () = expiry(state, limit) => return report_expiry(shared),
         _ = async { closing.wait_for(|closing| *closing).await.map(drop) } => {
             // Closing an idle keep-alive connection races with the client's
@@ -204,8 +212,7 @@ pub async fn run(
                         report(shared, result);
                         return;
                     }
-                    () = state.evicted.notified() => return,
-                    () = state.client_left.notified() => return,
+                    () = dropped(state) => return,
                     () = started => {}
                     () = tokio::time::sleep(shared.settle) => {}
                 }
@@ -216,8 +223,7 @@ pub async fn run(
             tokio::select! {
                 biased;
                 result = connection.as_mut() => result,
-                () = state.evicted.notified() => return,
-                () = state.client_left.notified() => return,
+                () = dropped(state) => return,
                 () = expiry(state, limit) => return report_expiry(shared),
             }
         }
