@@ -23,6 +23,9 @@ use anyhow::Context as _;
 use rand::Rng as _;
 use serde::Serialize;
 
+/// The folders [`StateDir::create`] makes in it.
+const SUBDIRS: [&str; 2] = ["data", "logs"];
+
 /// Paths inside the state directory.
 #[derive(Debug, Clone)]
 pub struct StateDir {
@@ -36,7 +39,7 @@ impl StateDir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating state directory {}", dir.display()))?;
         check_private(dir)?;
-        for sub in ["data", "logs"] {
+        for sub in SUBDIRS {
             std::fs::create_dir_all(dir.join(sub))
                 .with_context(|| format!("creating state directory {}", dir.join(sub).display()))?;
         }
@@ -207,8 +210,9 @@ impl Drop for NewStateDir {
     /// removal instead of being deleted with it.
     fn drop(&mut self) {
         if let Some(dir) = &self.0 {
-            let _ = std::fs::remove_dir(dir.join("data"));
-            let _ = std::fs::remove_dir(dir.join("logs"));
+            for sub in SUBDIRS {
+                let _ = std::fs::remove_dir(dir.join(sub));
+            }
             let _ = std::fs::remove_file(dir.join(super::lock::LOCK_FILE));
             let _ = std::fs::remove_dir(dir);
         }
