@@ -68,12 +68,18 @@ impl EncodingProcessor {
         let counts = Arc::clone(&queue);
         let export = move |batch: &Batch, resource: &Resource| {
             let result = exporter.export(&runtime, batch.request(resource).into());
-            match &result {
-                Ok(()) => log.on_success(),
-                Err(error) => log.on_failure(error, batch.len()),
+            match result {
+                Ok(()) => {
+                    log.on_success();
+                    counts.export_done(batch.len(), Ok(()));
+                    Ok(())
+                }
+                Err(error) => {
+                    log.on_failure(&error, batch.len());
+                    counts.export_done(batch.len(), Err(error.kind));
+                    Err(error.message)
+                }
             }
-            counts.export_done(batch.len(), result.as_ref().map(drop).map_err(|e| e.kind));
-            result.map_err(|error| error.message)
         };
         let thread = match export_thread::spawn(Arc::clone(&shared), config.delay, export) {
             Ok(thread) => Some(thread),

@@ -222,12 +222,7 @@ impl SpanQueue {
     /// Registers the `otel.sdk.processor.span.*` instruments on `meter`,
     /// read from this queue at collection time.
     pub fn register(self: &Arc<Self>, meter: &Meter) {
-        let component = || {
-            [
-                KeyValue::new("otel.component.type", COMPONENT_TYPE),
-                KeyValue::new("otel.component.name", COMPONENT_NAME),
-            ]
-        };
+        let processor = || component(COMPONENT_TYPE, COMPONENT_NAME);
         // The handles only mark the registrations; the callbacks stay
         // registered with the provider.
         let queue = Arc::clone(self);
@@ -238,10 +233,8 @@ impl SpanQueue {
                 "Spans handed to the exporter; with error.type, spans dropped (queue_full).",
             )
             .with_callback(move |observer| {
-                observer.observe(queue.exported(), &component());
-                let mut failed = component().to_vec();
-                failed.push(KeyValue::new("error.type", "queue_full"));
-                observer.observe(queue.dropped(), &failed);
+                observer.observe(queue.exported(), &processor());
+                observer.observe(queue.dropped(), &failed(processor(), "queue_full"));
             })
             .build();
         let queue = Arc::clone(self);
@@ -251,7 +244,7 @@ impl SpanQueue {
             .with_description("Spans waiting in the export queue.")
             .with_callback(move |observer| {
                 let queued = i64::try_from(queue.queued()).unwrap_or(i64::MAX);
-                observer.observe(queued, &component());
+                observer.observe(queued, &processor());
             })
             .build();
         let queue = Arc::clone(self);
@@ -262,15 +255,10 @@ impl SpanQueue {
                 "Spans the receiver accepted; with error.type, spans the exporter could not send.",
             )
             .with_callback(move |observer| {
-                let exporter = [
-                    KeyValue::new("otel.component.type", EXPORTER_TYPE),
-                    KeyValue::new("otel.component.name", EXPORTER_NAME),
-                ];
+                let exporter = component(EXPORTER_TYPE, EXPORTER_NAME);
                 observer.observe(queue.sent(), &exporter);
                 for (kind, spans) in queue.not_sent_by_kind() {
-                    let mut failed = exporter.to_vec();
-                    failed.push(KeyValue::new("error.type", kind));
-                    observer.observe(spans, &failed);
+                    observer.observe(spans, &failed(exporter.clone(), kind));
                 }
             })
             .build();
@@ -279,9 +267,23 @@ impl SpanQueue {
             .i64_observable_up_down_counter("otel.sdk.processor.span.queue.capacity")
             .with_unit("{span}")
             .with_description("Most spans the export queue holds; more are dropped.")
-            .with_callback(move |observer| observer.observe(capacity, &component()))
+            .with_callback(move |observer| observer.observe(capacity, &processor()))
             .build();
     }
+}
+
+/// The `otel.component.*` attributes of one component.
+fn component(kind: &'static str, name: &'static str) -> [KeyValue; 2] {
+    [
+        KeyValue::new("otel.component.type", kind),
+        KeyValue::new("otel.component.name", name),
+    ]
+}
+
+/// A component's attributes with the `error.type` of what failed.
+fn failed(component: [KeyValue; 2], error_type: &'static str) -> [KeyValue; 3] {
+    let [kind, name] = component;
+    [kind, name, KeyValue::new("error.type", error_type)]
 }
 
 #[cfg(test)]
