@@ -3,7 +3,9 @@
 //! With the collector down, every batch fails. [`ExportLog`] logs the first
 //! failure at once, then at most one summary per [`REPORT_EVERY`] (how many
 //! batches and spans were lost meanwhile), and one line when exports work
-//! again; at exit the run's total is logged by the span queue
+//! again. Spans a receiver took but rejected (OTLP partial success) get
+//! their own line, at most one per [`REPORT_EVERY`]. At exit the run's
+//! total is logged by the span queue
 //! ([`crate::span_queue::SpanQueue::report_not_sent`]). Requests never wait
 //! for any of this: it runs on the span processor's export thread.
 
@@ -11,6 +13,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::log_limit::LogLimit;
+use crate::otlp::exporter::PartialSuccess;
 
 /// Shortest interval between two "export failing" log lines.
 pub const REPORT_EVERY: Duration = Duration::from_secs(30);
@@ -24,6 +27,9 @@ pub struct ExportLog {
     failed_batches: u64,
     failed_spans: u64,
     reports: LogLimit,
+    /// Rejected since the last report of rejections.
+    rejected_spans: u64,
+    rejections: LogLimit,
 }
 
 impl fmt::Debug for ExportLog {
@@ -44,6 +50,8 @@ impl ExportLog {
             failed_batches: 0,
             failed_spans: 0,
             reports: LogLimit::new(REPORT_EVERY),
+            rejected_spans: 0,
+            rejections: LogLimit::new(REPORT_EVERY),
         }
     }
 
@@ -84,6 +92,25 @@ impl ExportLog {
             lost_batches = batches,
             lost_spans = spans,
             "span export failing; requests are unaffected, spans are dropped (next report in {}s at most)",
+            REPORT_EVERY.as_secs()
+        );
+    }
+
+    /// The receiver took a batch but rejected some of its spans, or only
+    /// sent a warning. Its message is quoted: it comes from another program.
+    pub fn on_partial_success(&mut self, partial: &PartialSuccess) {
+        self.rejected_spans += partial.rejected_spans;
+        if self.rejections.pass(false).is_none() {
+            return;
+        }
+        let rejected = std::mem::take(&mut self.rejected_spans);
+        tracing::warn!(
+            endpoint = %self.endpoint,
+            message = ?partial.message,
+            rejected_spans = rejected,
+            "the span receiver rejected spans or warned; rejected spans are not retried \
+             (otel_sdk_exporter_span_exported_total{{error_type=\"rejected\"}} on /metrics; \
+             next report in {}s at most)",
             REPORT_EVERY.as_secs()
         );
     }

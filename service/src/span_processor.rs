@@ -33,6 +33,10 @@ use crate::otlp::{Batch, GrpcSpanExporter, encode};
 use crate::span_queue::SpanQueue;
 use export_thread::Shared;
 
+/// The `error.type` the semantic conventions give spans a receiver rejected
+/// through OTLP's partial success.
+const REJECTED: &str = "rejected";
+
 /// Longest wait of [`SpanProcessor::force_flush`].
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -69,9 +73,15 @@ impl EncodingProcessor {
         let export = move |batch: &Batch, resource: &Resource| {
             let result = exporter.export(&runtime, batch.request(resource).into());
             match result {
-                Ok(()) => {
+                Ok(partial) => {
                     log.on_success();
-                    counts.export_done(batch.len(), Ok(()));
+                    let rejected = partial.as_ref().map_or(0, |partial| {
+                        log.on_partial_success(partial);
+                        usize::try_from(partial.rejected_spans)
+                            .map_or(batch.len(), |n| n.min(batch.len()))
+                    });
+                    counts.export_done(batch.len() - rejected, Ok(()));
+                    counts.export_done(rejected, Err(REJECTED));
                     Ok(())
                 }
                 Err(error) => {

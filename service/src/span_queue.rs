@@ -17,7 +17,7 @@
 //! | `otel_sdk_processor_span_queue_size` | spans waiting for export |
 //! | `otel_sdk_processor_span_queue_capacity` | `OTEL_BSP_MAX_QUEUE_SIZE` |
 //! | `otel_sdk_exporter_span_exported_total` | spans the receiver accepted |
-//! | `otel_sdk_exporter_span_exported_total{error_type="unavailable"}` | spans lost: the receiver could not be reached (`timeout`: it did not answer in time; `_OTHER`: any other error) |
+//! | `otel_sdk_exporter_span_exported_total{error_type="unavailable"}` | spans lost: the receiver could not be reached (`timeout`: it did not answer in time; `rejected`: it took them but rejected them, OTLP's partial success; `_OTHER`: any other error) |
 //!
 //! The log gets at most one line per [`REPORT_EVERY`] with the number of
 //! spans dropped since the previous line.
@@ -53,8 +53,9 @@ pub struct SpanQueue {
     dropped: AtomicU64,
     /// Of the spans handed to the exporter, those the receiver accepted.
     sent: AtomicU64,
-    /// And those it could not send, by `error.type` (a closed set:
-    /// [`crate::otlp::ExportError`]).
+    /// And those it could not send or the receiver rejected, by
+    /// `error.type` (a closed set: [`crate::otlp::ExportError`]'s kinds and
+    /// `rejected`).
     not_sent: Mutex<BTreeMap<&'static str, u64>>,
     /// Drops not yet in a log line.
     unreported: AtomicU64,
@@ -103,6 +104,9 @@ impl SpanQueue {
 
     /// The exporter sent `spans`, or failed to for reason `Err(kind)`.
     pub fn export_done(&self, spans: usize, result: Result<(), &'static str>) {
+        if spans == 0 {
+            return;
+        }
         match result {
             Ok(()) => {
                 self.sent.fetch_add(spans as u64, Ordering::Relaxed);

@@ -193,3 +193,73 @@ async fn spans_a_dead_receiver_never_got_are_counted_and_totalled_at_exit() {
     );
     assert!(line.contains("unavailable: "), "{line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_a_receiver_rejects_are_counted_as_rejected_and_logged() {
+    // One span of every export is rejected through OTLP's partial success.
+    let receiver = OtlpReceiver::start_rejecting(1).await;
+    let endpoint = receiver.endpoint();
+    let mut service = ServiceProcess::start(
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "20"),
+        ],
+    );
+    let client = HttpClient::new();
+    let metrics_url = service.url("/metrics");
+    for _ in 0..5 {
+        assert_eq!(client.get(&service.url("/")).await.status, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (sent, rejected) = loop {
+        let text = client.get(&metrics_url).await.text();
+        let sent = sample(&text, "otel_sdk_exporter_span_exported_total", None);
+        let rejected = sample(
+            &text,
+            "otel_sdk_exporter_span_exported_total",
+            Some("rejected"),
+        );
+        if let (Some(sent), Some(rejected)) = (sent, rejected)
+            && sent + rejected >= 5.0
+        {
+            break (sent, rejected);
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Every export took one rejection, and the rest counts as sent.
+    let exports = receiver.requests.lock().expect("receiver lock").len() as f64;
+    let received = receiver.spans().len() as f64;
+    assert!(rejected >= 1.0, "{rejected}");
+    assert!(
+        rejected <= exports,
+        "{rejected} rejected in {exports} exports"
+    );
+    assert!(
+        sent + rejected <= received,
+        "{sent} + {rejected} > {received}"
+    );
+
+    let line = eventually(Duration::from_secs(5), "a rejection log line", || {
+        service
+            .output()
+            .into_iter()
+            .find(|line| line.contains("rejected spans"))
+    })
+    .await;
+    assert!(line.contains("WARN"), "{line}");
+    assert!(
+        line.contains(&format!("{:?}", test_support::REJECTION_MESSAGE)),
+        "the receiver's message, quoted: {line}"
+    );
+    service.signal(libc::SIGTERM);
+    let (status, _) = service.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}");
+    let line = service
+        .output()
+        .into_iter()
+        .find(|line| line.contains("lost_spans_total="))
+        .expect("a line at exit with the run's total");
+    assert!(line.contains("rejected: "), "{line}");
+}

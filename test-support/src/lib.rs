@@ -14,7 +14,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use tokio::sync::oneshot;
 
@@ -29,7 +29,12 @@ pub struct OtlpReceiver {
 struct Collect {
     requests: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
     delay: Duration,
+    /// Spans of each request answered as rejected (OTLP partial success).
+    reject: i64,
 }
+
+/// The message a rejecting receiver sends with its partial success.
+pub const REJECTION_MESSAGE: &str = "test receiver: span rejected";
 
 #[tonic::async_trait]
 impl TraceService for Collect {
@@ -39,12 +44,20 @@ impl TraceService for Collect {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         // A slow collector: answer late.
         tokio::time::sleep(self.delay).await;
-        self.requests
-            .lock()
-            .expect("receiver lock")
-            .push(request.into_inner());
+        let request = request.into_inner();
+        let spans: usize = request
+            .resource_spans
+            .iter()
+            .flat_map(|resource| &resource.scope_spans)
+            .map(|scope| scope.spans.len())
+            .sum();
+        let rejected = self.reject.min(i64::try_from(spans).unwrap_or(i64::MAX));
+        self.requests.lock().expect("receiver lock").push(request);
         Ok(tonic::Response::new(ExportTraceServiceResponse {
-            partial_success: None,
+            partial_success: (rejected > 0).then(|| ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message: REJECTION_MESSAGE.to_owned(),
+            }),
         }))
     }
 }
@@ -56,16 +69,33 @@ impl OtlpReceiver {
 
     /// A receiver that takes `delay` to answer each export.
     pub async fn start_with_delay(delay: Duration) -> Self {
+        Self::serve(Collect {
+            requests: Arc::default(),
+            delay,
+            reject: 0,
+        })
+        .await
+    }
+
+    /// A receiver that keeps every request but answers that it rejected
+    /// `spans` of each (at most all of them), with [`REJECTION_MESSAGE`].
+    pub async fn start_rejecting(spans: i64) -> Self {
+        Self::serve(Collect {
+            requests: Arc::default(),
+            delay: Duration::ZERO,
+            reject: spans,
+        })
+        .await
+    }
+
+    async fn serve(collect: Collect) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind receiver");
         let addr = listener.local_addr().expect("receiver addr");
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let service = TraceServiceServer::new(Collect {
-            requests: requests.clone(),
-            delay,
-        })
-        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+        let requests = Arc::clone(&collect.requests);
+        let service = TraceServiceServer::new(collect)
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = tonic::transport::Server::builder()

@@ -4,13 +4,16 @@
 //! tonic's gRPC client as they are, with a codec that copies them into the
 //! request. Like `opentelemetry-otlp`, a failed export is retried (up to
 //! [`RETRIES`] times, with backoff) when the receiver says it is busy or
-//! unreachable, and each attempt is bounded by a timeout.
+//! unreachable, and each attempt is bounded by a timeout. The answer is
+//! read for OTLP's partial success: spans the receiver took but rejected.
 
 use std::error::Error as _;
 use std::time::Duration;
 
-use bytes::{Buf as _, BufMut as _, Bytes};
+use bytes::{BufMut as _, Bytes};
 use http::uri::PathAndQuery;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message as _;
 use tokio::runtime::Handle;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
@@ -43,14 +46,20 @@ impl GrpcSpanExporter {
 
     /// Sends one encoded `ExportTraceServiceRequest`, retrying while the
     /// receiver is busy or unreachable; the error describes the last
-    /// failure. Blocks the calling thread (the span processor's export
-    /// thread), backoff included; the connection runs on `runtime`.
-    pub fn export(&self, runtime: &Handle, request: Bytes) -> Result<(), ExportError> {
+    /// failure. A receiver that took the request may still have rejected
+    /// some of its spans: that is the [`PartialSuccess`]. Blocks the calling
+    /// thread (the span processor's export thread), backoff included; the
+    /// connection runs on `runtime`.
+    pub fn export(
+        &self,
+        runtime: &Handle,
+        request: Bytes,
+    ) -> Result<Option<PartialSuccess>, ExportError> {
         let mut backoff = FIRST_BACKOFF;
         let mut retries = 0;
         loop {
             match runtime.block_on(self.send(request.clone())) {
-                Ok(()) => return Ok(()),
+                Ok(answer) => return Ok(PartialSuccess::of(answer)),
                 Err(status) if retries < RETRIES && retryable(code(&status)) => {
                     retries += 1;
                     // Not a tokio timer: at exit the runtime may be shutting
@@ -68,7 +77,7 @@ impl GrpcSpanExporter {
         }
     }
 
-    async fn send(&self, request: Bytes) -> Result<(), Status> {
+    async fn send(&self, request: Bytes) -> Result<ExportTraceServiceResponse, Status> {
         let mut client = tonic::client::Grpc::new(self.channel.clone());
         client
             .ready()
@@ -81,7 +90,30 @@ impl GrpcSpanExporter {
                 RawBytes,
             )
             .await
-            .map(drop)
+            .map(tonic::Response::into_inner)
+    }
+}
+
+/// An export the receiver answered with OTLP's `partial_success`: it
+/// rejected `rejected_spans` of the batch (0 when it only sends a warning),
+/// and says why in `message`. Rejected spans are not retried: the
+/// specification says sending them again would not help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialSuccess {
+    pub rejected_spans: u64,
+    pub message: String,
+}
+
+impl PartialSuccess {
+    /// `None` for a full success, which is also what an empty
+    /// `partial_success` means.
+    fn of(answer: ExportTraceServiceResponse) -> Option<Self> {
+        let partial = answer.partial_success?;
+        let rejected_spans = u64::try_from(partial.rejected_spans).unwrap_or(0);
+        (rejected_spans > 0 || !partial.error_message.is_empty()).then_some(Self {
+            rejected_spans,
+            message: partial.error_message,
+        })
     }
 }
 
@@ -137,14 +169,14 @@ fn describe(status: &Status) -> String {
     cli_values::with_causes(head, status.source())
 }
 
-/// A codec for messages that are already protobuf bytes. The answer
-/// (`ExportTraceServiceResponse`) is not read.
+/// A codec that sends messages that are already protobuf bytes and decodes
+/// the answer, an `ExportTraceServiceResponse`.
 #[derive(Debug, Clone, Copy)]
 struct RawBytes;
 
 impl Codec for RawBytes {
     type Encode = Bytes;
-    type Decode = ();
+    type Decode = ExportTraceServiceResponse;
     type Encoder = Self;
     type Decoder = Self;
 
@@ -168,12 +200,18 @@ impl Encoder for RawBytes {
 }
 
 impl Decoder for RawBytes {
-    type Item = ();
+    type Item = ExportTraceServiceResponse;
     type Error = Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, Status> {
-        src.advance(src.remaining());
-        Ok(Some(()))
+    fn decode(
+        &mut self,
+        src: &mut DecodeBuf<'_>,
+    ) -> Result<Option<ExportTraceServiceResponse>, Status> {
+        ExportTraceServiceResponse::decode(src)
+            .map(Some)
+            .map_err(|err| {
+                Status::internal(format!("the receiver's answer does not decode: {err}"))
+            })
     }
 }
 
