@@ -28,6 +28,34 @@ fn count_in(line: &str, field: &str) -> Option<u64> {
         .ok()
 }
 
+/// The first log line containing `text`, within 5 s.
+async fn log_line(service: &ServiceProcess, text: &str) -> String {
+    eventually(
+        Duration::from_secs(5),
+        &format!("a {text:?} log line"),
+        || {
+            service
+                .output()
+                .into_iter()
+                .find(|line| line.contains(text))
+        },
+    )
+    .await
+}
+
+/// Stops the service and returns its line with the run's total of spans
+/// not delivered.
+fn exit_line(service: &mut ServiceProcess) -> String {
+    service.signal(libc::SIGTERM);
+    let (status, _) = service.wait_exit(Duration::from_secs(15));
+    assert!(status.success(), "exit status {status}");
+    service
+        .output()
+        .into_iter()
+        .find(|line| line.contains("lost_spans_total="))
+        .expect("a line at exit with the run's total")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_span_queue_is_counted_on_metrics_and_logged() {
     // Each export is answered after 2 s and the queue holds 8 spans: most of
@@ -76,13 +104,7 @@ async fn a_full_span_queue_is_counted_on_metrics_and_logged() {
     assert!(queued <= 8.0, "{queued}");
 
     // The first report comes within a second or so of the first drop.
-    let line = eventually(Duration::from_secs(5), "a `spans dropped` log line", || {
-        service
-            .output()
-            .into_iter()
-            .find(|line| line.contains("spans dropped"))
-    })
-    .await;
+    let line = log_line(&service, "spans dropped").await;
     assert!(line.contains("WARN"), "{line}");
     assert!(line.contains("OTEL_BSP_MAX_QUEUE_SIZE"), "{line}");
     let logged = count_in(&line, "dropped_spans").unwrap_or_else(|| panic!("no count in {line:?}"));
@@ -178,14 +200,7 @@ async fn spans_a_dead_receiver_never_got_are_counted_and_totalled_at_exit() {
     )
     .expect("the counter");
 
-    service.signal(libc::SIGTERM);
-    let (status, _) = service.wait_exit(Duration::from_secs(15));
-    assert!(status.success(), "exit status {status}");
-    let line = service
-        .output()
-        .into_iter()
-        .find(|line| line.contains("lost_spans_total="))
-        .expect("a line at exit with the run's total");
+    let line = exit_line(&mut service);
     let logged = count_in(&line, "lost_spans_total").unwrap_or_else(|| panic!("{line}"));
     assert!(
         logged as f64 >= counted,
@@ -241,25 +256,12 @@ async fn spans_a_receiver_rejects_are_counted_as_rejected_and_logged() {
         "{sent} + {rejected} > {received}"
     );
 
-    let line = eventually(Duration::from_secs(5), "a rejection log line", || {
-        service
-            .output()
-            .into_iter()
-            .find(|line| line.contains("rejected spans"))
-    })
-    .await;
+    let line = log_line(&service, "rejected spans").await;
     assert!(line.contains("WARN"), "{line}");
     assert!(
         line.contains(&format!("{:?}", test_support::REJECTION_MESSAGE)),
         "the receiver's message, quoted: {line}"
     );
-    service.signal(libc::SIGTERM);
-    let (status, _) = service.wait_exit(Duration::from_secs(10));
-    assert!(status.success(), "exit status {status}");
-    let line = service
-        .output()
-        .into_iter()
-        .find(|line| line.contains("lost_spans_total="))
-        .expect("a line at exit with the run's total");
+    let line = exit_line(&mut service);
     assert!(line.contains("rejected: "), "{line}");
 }
