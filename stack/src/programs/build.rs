@@ -224,6 +224,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_failed_build_leaves_nothing_behind() {
+        if super::super::go_binary().is_none() {
+            eprintln!("skipped: no Go toolchain (CI installs one)");
+            return;
+        }
+        let cache = tempfile::tempdir().expect("temp dir");
+        let cache = Cache::new(cache.path().to_owned());
+        // Go rejects this module path before asking the proxy.
+        let pin = Pin {
+            image: "prom/alertmanager:v0.0.0".to_owned(),
+            module: Some("not a module@v0.0.0".to_owned()),
+            packages: vec!["./cmd/alertmanager".to_owned()],
+            go_modules: Default::default(),
+        };
+        let inputs = BuildInputs::new(&pin, "");
+        let error = build(&cache, Program::Alertmanager, &pin, &inputs, Path::new(""))
+            .expect_err("no such module");
+        assert!(matches!(error, BuildError::Download { .. }), "{error}");
+        let programs = cache.root().join("programs");
+        let left: Vec<_> = std::fs::read_dir(&programs)
+            .expect("the programs folder")
+            .flatten()
+            .map(|entry| entry.file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
     fn builds_abandoned_by_a_process_that_ended_are_removed() {
         let cache = tempfile::tempdir().expect("temp dir");
         let programs = cache.path().join("programs");
