@@ -39,16 +39,15 @@ use crate::middleware::access_log::AccessLogWriter;
 use crate::span_queue::SpanQueue;
 use crate::traces;
 
+/// The instrumentation scope of this crate's spans (the package's name, so
+/// a copy of this code in another crate names itself).
+const SCOPE: &str = env!("CARGO_PKG_NAME");
+
 /// Targets muted unless the log filter names them: they log per export
-/// attempt, which floods the log while the collector is down.
-const NOISY_TARGETS: [&str; 6] = [
-    "hyper",
-    "h2",
-    "tonic",
-    "tower",
-    "opentelemetry_otlp",
-    "opentelemetry-otlp",
-];
+/// attempt, which floods the log while the collector is down. (A filter's
+/// target matches by prefix, so `tower` covers `tower_http`; a directive
+/// for a longer target, such as `tower_http=debug`, still wins.)
+const NOISY_TARGETS: [&str; 4] = ["hyper", "h2", "tonic", "tower"];
 
 /// Errors while installing logging and tracing.
 #[derive(Debug, thiserror::Error)]
@@ -97,9 +96,13 @@ pub struct TelemetryGuard {
 }
 
 fn log_filter(user: &str) -> Result<EnvFilter, TelemetryError> {
+    let named = |target: &str| {
+        user.split(',')
+            .any(|directive| directive.split(['=', '[']).next().map(str::trim) == Some(target))
+    };
     let mut directives: Vec<String> = NOISY_TARGETS
         .iter()
-        .filter(|target| !user.contains(**target))
+        .filter(|target| !named(target))
         .map(|target| format!("{target}=off"))
         .collect();
     directives.push(user.to_owned());
@@ -148,7 +151,7 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
     let filter = log_filter(&config.log_filter)?;
 
     // Logging first, so a failing exporter build below is reported.
-    let traces = {
+    let (traces, access_log_enabled) = {
         // Not `SubscriberInitExt::set_default`: that would also claim the
         // `log` bridge, and the real `try_init` below would then fail.
         let _default = tracing::subscriber::set_default(
@@ -157,18 +160,23 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
                     .with_filter(log_filter(&config.log_filter)?),
             ),
         );
-        traces::tracer_provider(config)
+        // The access log writes its lines itself, but obeys the log filter.
+        // Asked here, where the log is the only layer: `enabled!` is true
+        // when any layer wants the event, and the OpenTelemetry layer
+        // below takes everything of this crate.
+        let access_log_enabled = tracing::enabled!(target: "service::access", Level::INFO);
+        (traces::tracer_provider(config), access_log_enabled)
     };
     let provider = traces.as_ref().map(|(provider, _)| provider.clone());
     let otel_layer = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("service"))
+            .with_tracer(provider.tracer(SCOPE))
             .with_tracked_inactivity(false)
             .with_threads(false)
             .with_location(false)
             .with_level(false)
             .with_target(false)
-            .with_filter(Targets::new().with_target("service", Level::DEBUG))
+            .with_filter(Targets::new().with_target(env!("CARGO_CRATE_NAME"), Level::DEBUG))
     });
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     // For code that uses the global OpenTelemetry API (a handler or library
@@ -181,10 +189,7 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
         .with(log_layer(config.log_format, writer.clone()).with_filter(filter))
         .with(otel_layer)
         .try_init()?;
-    // The access log writes its lines itself, but obeys the log filter.
-    let access_log = (config.access_log == Switch::On
-        && tracing::enabled!(target: "service::access", Level::INFO))
-    .then_some(access_log);
+    let access_log = (config.access_log == Switch::On && access_log_enabled).then_some(access_log);
     if provider.is_some() {
         tracing::info!(endpoint = %config.otlp_endpoint, "exporting traces over OTLP/gRPC");
     } else {
@@ -194,7 +199,7 @@ pub fn init(config: &ServeConfig) -> Result<TelemetryGuard, TelemetryError> {
         telemetry: Telemetry {
             tracer: provider
                 .as_ref()
-                .map(|provider| Arc::new(provider.tracer("service"))),
+                .map(|provider| Arc::new(provider.tracer(SCOPE))),
             span_queue: traces.map(|(_, queue)| queue),
             log_writer: Some(writer),
             access_log,
@@ -273,6 +278,10 @@ mod tests {
         );
         let filter = log_filter("info,tonic=debug").expect("valid").to_string();
         assert!(!filter.contains("tonic=off"), "{filter}");
+        let filter = log_filter("info,tower_http=debug")
+            .expect("valid")
+            .to_string();
+        assert!(filter.contains("tower=off"), "{filter}");
         assert!(log_filter("info,=[").is_err());
     }
 }

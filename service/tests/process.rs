@@ -501,6 +501,32 @@ async fn json_logs_carry_each_requests_trace_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_filter_turns_the_access_log_off_also_with_traces_on() {
+    let receiver = OtlpReceiver::start().await;
+    let endpoint = receiver.endpoint();
+    // The tests find the port in the `listening on` line (`service::server`).
+    for filter in ["warn,service::server=info", "info,service::access=off"] {
+        let mut service = ServiceProcess::start(
+            &["--log-filter", filter],
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+        );
+        let client = HttpClient::new();
+        let reply = client.get(&service.url("/api/items")).await;
+        let (trace_id, _) = traceparent_of(&reply);
+        // Exiting writes every line the service logged.
+        service.signal(libc::SIGTERM);
+        let (status, _) = service.wait_exit(Duration::from_secs(10));
+        assert!(status.success(), "exit status {status}");
+        let logged: Vec<String> = service
+            .output()
+            .into_iter()
+            .filter(|line| line.contains("service::access") || line.contains(&trace_id))
+            .collect();
+        assert!(logged.is_empty(), "--log-filter {filter}: {logged:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sampler_and_exporter_environment_variables_are_honoured() {
     let receiver = OtlpReceiver::start().await;
     let endpoint = receiver.endpoint();
