@@ -60,7 +60,7 @@ impl Metrics {
             .with_reader(exporter)
             .with_resource(resource)
             .build();
-        let meter = provider.meter("service");
+        let meter = provider.meter(env!("CARGO_PKG_NAME"));
         let http = HttpMetrics::new(&meter);
         Ok(Self {
             registry,
