@@ -111,6 +111,11 @@ impl SpanProcessor for EncodingProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
+        // A sampler may record a span without sampling it (`RecordOnly`):
+        // such a span is for processors in the process, not for export.
+        if !span.span_context.is_sampled() {
+            return;
+        }
         if self.queue.reserve() {
             self.shared
                 .push(&span.instrumentation_scope, &encode::span(&span));
@@ -155,8 +160,11 @@ impl Drop for EncodingProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
-    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use opentelemetry::trace::{Link, SpanKind, TraceId, Tracer as _, TracerProvider as _};
+    use opentelemetry::{Context, KeyValue};
+    use opentelemetry_sdk::trace::{
+        Sampler, SamplingDecision, SamplingResult, SdkTracerProvider, ShouldSample,
+    };
     use std::time::Instant;
     use test_support::OtlpReceiver;
     use tokio::runtime::Runtime;
@@ -173,7 +181,12 @@ mod tests {
 
     impl Pipeline {
         fn new(receiver_delay: Duration, capacity: usize, config: BatchConfig) -> Self {
-            Self::exporting_to(None, receiver_delay, capacity, config)
+            Self::exporting_to(None, receiver_delay, capacity, config, Sampler::AlwaysOn)
+        }
+
+        /// Samples with `sampler` instead of always.
+        fn sampled_by(sampler: impl ShouldSample + 'static, config: BatchConfig) -> Self {
+            Self::exporting_to(None, Duration::ZERO, 64, config, sampler)
         }
 
         /// Exports to `endpoint` instead of the receiver, when given.
@@ -182,6 +195,7 @@ mod tests {
             receiver_delay: Duration,
             capacity: usize,
             config: BatchConfig,
+            sampler: impl ShouldSample + 'static,
         ) -> Self {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -203,6 +217,7 @@ mod tests {
             );
             let provider = SdkTracerProvider::builder()
                 .with_span_processor(processor)
+                .with_sampler(sampler)
                 .with_resource(Resource::builder_empty().with_service_name("svc").build())
                 .build();
             Self {
@@ -284,6 +299,49 @@ mod tests {
         assert!(pipeline.queue.not_sent_by_kind().is_empty());
     }
 
+    /// Records the spans named "recorded only" without sampling them.
+    #[derive(Debug, Clone)]
+    struct RecordOnlySome;
+
+    impl ShouldSample for RecordOnlySome {
+        fn should_sample(
+            &self,
+            _parent: Option<&Context>,
+            _trace_id: TraceId,
+            name: &str,
+            _kind: &SpanKind,
+            _attributes: &[KeyValue],
+            _links: &[Link],
+        ) -> SamplingResult {
+            SamplingResult {
+                decision: if name == "recorded only" {
+                    SamplingDecision::RecordOnly
+                } else {
+                    SamplingDecision::RecordAndSample
+                },
+                attributes: Vec::new(),
+                trace_state: Default::default(),
+            }
+        }
+    }
+
+    #[test]
+    fn spans_recorded_but_not_sampled_are_not_exported() {
+        let pipeline = Pipeline::sampled_by(RecordOnlySome, batches_of(4, HOUR));
+        let tracer = pipeline.provider.tracer("test");
+        drop(tracer.start("recorded only"));
+        drop(tracer.start("sampled"));
+        pipeline.provider.force_flush().expect("flush");
+        let names: Vec<String> = pipeline
+            .receiver
+            .spans()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["sampled"]);
+        assert_eq!(pipeline.queue.exported(), 1);
+    }
+
     #[test]
     fn shutdown_sends_the_batch_still_filling() {
         let config = batches_of(4, HOUR);
@@ -301,7 +359,13 @@ mod tests {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let endpoint = format!("http://{}", closed.local_addr().expect("address"));
         drop(closed);
-        let pipeline = Pipeline::exporting_to(Some(endpoint), Duration::ZERO, 64, config);
+        let pipeline = Pipeline::exporting_to(
+            Some(endpoint),
+            Duration::ZERO,
+            64,
+            config,
+            Sampler::AlwaysOn,
+        );
         pipeline.end_spans(3);
         let error = pipeline
             .provider
