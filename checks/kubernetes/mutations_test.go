@@ -71,6 +71,13 @@ var mutations = []mutation{
 		want:        `scraping: prometheus.yml's job "spanmetrics" is produced by no ServiceMonitor here`,
 	},
 	{
+		name:        "the span metrics' sample limit dropped",
+		file:        "servicemonitors.yaml",
+		old:         "  sampleLimit: 50000\n",
+		replacement: "",
+		want:        `scraping: job "spanmetrics": sample limit 50000 in prometheus.yml, 0 in its ServiceMonitor`,
+	},
+	{
 		name:        "a drifted dashboard copy",
 		file:        "generated/grafana/dashboards/service.json",
 		old:         `"title": "Service overview"`,

@@ -27,6 +27,8 @@ func scrapingProblems(t *testing.T, e env) []string {
 	var problems []string
 	services := all[*corev1.Service](e.objects)
 	jobs := map[string]bool{}
+	// The sampleLimit of the monitor producing each job (0: none).
+	sampleLimits := map[string]int64{}
 	for _, monitor := range all[*monitoringv1.ServiceMonitor](e.objects) {
 		what := "ServiceMonitor " + monitor.Name
 		selected, err := selectedServices(monitor, services)
@@ -47,7 +49,11 @@ func scrapingProblems(t *testing.T, e env) []string {
 					problems = append(problems, fmt.Sprintf("%s endpoint %d: port %q is no port of Service %s (%s)",
 						what, i, endpoint.Port, service.Name, portNames(service)))
 				}
-				jobs[jobName(monitor, service, endpoint)] = true
+				job := jobName(monitor, service, endpoint)
+				jobs[job] = true
+				if monitor.Spec.SampleLimit != nil {
+					sampleLimits[job] = *monitor.Spec.SampleLimit
+				}
 			}
 		}
 	}
@@ -56,14 +62,21 @@ func scrapingProblems(t *testing.T, e env) []string {
 	}
 	var compose struct {
 		ScrapeConfigs []struct {
-			JobName string `json:"job_name"`
+			JobName     string `json:"job_name"`
+			SampleLimit int64  `json:"sample_limit"`
 		} `json:"scrape_configs"`
 	}
 	decodeYAML(t, filepath.Join(e.root, "prometheus/prometheus.yml"), &compose)
 	for _, job := range compose.ScrapeConfigs {
-		if !jobs[job.JobName] && !slices.Contains(coveredByTheChart, job.JobName) {
+		if slices.Contains(coveredByTheChart, job.JobName) {
+			continue
+		}
+		if !jobs[job.JobName] {
 			problems = append(problems, fmt.Sprintf("prometheus.yml's job %q is produced by no ServiceMonitor here (jobs: %v)",
 				job.JobName, sortedKeys(jobs)))
+		} else if sampleLimits[job.JobName] != job.SampleLimit {
+			problems = append(problems, fmt.Sprintf("job %q: sample limit %d in prometheus.yml, %d in its ServiceMonitor (0: none)",
+				job.JobName, job.SampleLimit, sampleLimits[job.JobName]))
 		}
 	}
 	return problems
