@@ -202,7 +202,8 @@ async fn answers(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     match request.send().await {
         Ok(_) => Ok(()),
         Err(error) => bail!(
-            "nothing answers at {base} ({}); is the service running? (`stack up` starts it, and says so when it exits)",
+            "nothing answers at {base} ({}); is the service running? (`stack up` starts it, and says so when it exits; \
+             --url or STACK_SERVICE_URL points at a service on another address, e.g. the `Try:` line `stack up` printed)",
             cli_values::error_report(&error)
         ),
     }
