@@ -13,7 +13,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, SeekFrom};
 use std::os::fd::AsRawFd as _;
-use std::os::unix::fs::FileExt as _;
+use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -69,6 +69,8 @@ impl StateLock {
             .write(true)
             .create(true)
             .truncate(false)
+            // Never through a link planted in the state directory.
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(io_error)?;
         // SAFETY: flock on a descriptor this function owns; no memory effects.
@@ -162,6 +164,17 @@ mod tests {
                 .trim(),
             std::process::id().to_string()
         );
+    }
+
+    #[test]
+    fn a_lock_file_that_is_a_symlink_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("precious");
+        std::fs::write(&target, "keep me").expect("target");
+        std::os::unix::fs::symlink(&target, dir.path().join(LOCK_FILE)).expect("symlink");
+        let error = StateLock::acquire(dir.path()).expect_err("a link");
+        assert!(matches!(error, LockError::Io { .. }), "{error}");
+        assert_eq!(std::fs::read_to_string(&target).expect("target"), "keep me");
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod lock;
 pub mod packages;
 pub mod port_error;
 pub mod ports;
+pub mod private;
 pub mod process;
 pub mod prometheus_config;
 pub mod ready;

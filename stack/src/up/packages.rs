@@ -154,8 +154,7 @@ fn run(shell: &str) -> Result<(), String> {
 }
 
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    super::private::euid() == 0
 }
 
 fn passwordless_sudo() -> bool {

@@ -15,13 +15,15 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context as _;
 use rand::Rng as _;
 use serde::Serialize;
+
+use super::private;
 
 /// The folders [`StateDir::create`] makes in it.
 const SUBDIRS: [&str; 2] = ["data", "logs"];
@@ -35,17 +37,21 @@ pub struct StateDir {
 impl StateDir {
     /// Creates the directory tree (absolute paths, so generated configs work
     /// from any working directory).
+    /// Only a directory no other user can redirect is used
+    /// ([`super::private`]), and from here on through its resolved path.
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
+        private::check_links(dir)?;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating state directory {}", dir.display()))?;
-        check_private(dir)?;
-        for sub in SUBDIRS {
-            std::fs::create_dir_all(dir.join(sub))
-                .with_context(|| format!("creating state directory {}", dir.join(sub).display()))?;
-        }
         let root = dir
             .canonicalize()
             .with_context(|| format!("resolving {}", dir.display()))?;
+        private::check_dir(&root)?;
+        for sub in SUBDIRS {
+            std::fs::create_dir_all(root.join(sub)).with_context(|| {
+                format!("creating state directory {}", root.join(sub).display())
+            })?;
+        }
         Ok(Self { root })
     }
 
@@ -148,6 +154,8 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         .create(true)
         .truncate(true)
         .mode(0o600)
+        // The directory is private; this is one more guard against a planted link.
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
     // `mode` applies only to a new file: an older one may be readable by all.
@@ -155,35 +163,6 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         .with_context(|| format!("making {} private", path.display()))?;
     file.write_all(contents.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
-/// Refuses a state directory that another user owns or may write to.
-/// Everything `stack up` writes there follows the directory's entries, so
-/// such a user could plant symlinks that make it overwrite a file of yours
-/// (or, for `stack up` run as root, any file) and read it as the inbox
-/// token.
-fn check_private(dir: &Path) -> anyhow::Result<()> {
-    let metadata = std::fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if metadata.uid() != me {
-        anyhow::bail!(
-            "the state directory {} belongs to user id {}, not to you ({me}): choose a \
-             directory of your own with --state-dir",
-            dir.display(),
-            metadata.uid()
-        );
-    }
-    let mode = metadata.mode() & 0o777;
-    if mode & 0o022 != 0 {
-        anyhow::bail!(
-            "the state directory {} can be written by other users (mode {mode:o}): run \
-             `chmod go-w {}`, or choose another --state-dir",
-            dir.display(),
-            dir.display()
-        );
-    }
     Ok(())
 }
 
@@ -222,6 +201,7 @@ impl Drop for NewStateDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt as _;
 
     #[test]
     fn a_state_directory_others_can_write_to_is_refused() {
