@@ -11,6 +11,7 @@ use super::encode;
 pub struct Batch {
     scopes: Vec<(InstrumentationScope, Vec<u8>)>,
     spans: usize,
+    bytes: usize,
 }
 
 impl Batch {
@@ -21,6 +22,7 @@ impl Batch {
             None => self.scopes.push((scope.clone(), span.to_vec())),
         }
         self.spans += 1;
+        self.bytes += span.len();
     }
 
     /// How many spans the batch holds.
@@ -28,9 +30,9 @@ impl Batch {
         self.spans
     }
 
-    /// Whether the batch holds no span.
-    pub fn is_empty(&self) -> bool {
-        self.spans == 0
+    /// The size of its encoded spans.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The batch as an `ExportTraceServiceRequest` from a service

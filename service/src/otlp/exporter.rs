@@ -18,11 +18,14 @@ use tokio::runtime::Handle;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status, TimeoutExpired};
+use tonic_types::StatusExt as _;
 
 /// Retries of one batch after the first attempt.
 pub const RETRIES: u32 = 3;
 /// Delay before the first retry; it doubles for each next one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest delay a receiver's `RetryInfo` gets.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 
 const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
@@ -60,11 +63,13 @@ impl GrpcSpanExporter {
         loop {
             match runtime.block_on(self.send(request.clone())) {
                 Ok(answer) => return Ok(PartialSuccess::of(answer)),
-                Err(status) if retries < RETRIES && retryable(code(&status)) => {
+                Err(status) if retries < RETRIES && retryable(&status) => {
                     retries += 1;
+                    // The receiver's own delay when it gives one.
+                    let delay = retry_delay(&status).unwrap_or(backoff);
                     // Not a tokio timer: at exit the runtime may be shutting
                     // down, and polling one then panics.
-                    std::thread::sleep(backoff);
+                    std::thread::sleep(delay);
                     backoff *= 2;
                 }
                 Err(status) => {
@@ -153,12 +158,23 @@ fn code(status: &Status) -> Code {
 }
 
 /// The codes the OTLP specification calls retryable that a receiver sends
-/// when it is busy or unreachable.
-fn retryable(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Unavailable | Code::ResourceExhausted | Code::Aborted | Code::DeadlineExceeded
-    )
+/// when it is busy or unreachable. `ResourceExhausted` only with a
+/// `RetryInfo`: without one it means the request can never pass (a message
+/// over the receiver's size limit, for one).
+fn retryable(status: &Status) -> bool {
+    match code(status) {
+        Code::Unavailable | Code::Aborted | Code::DeadlineExceeded => true,
+        Code::ResourceExhausted => status.get_details_retry_info().is_some(),
+        _ => false,
+    }
+}
+
+/// The wait a receiver asks for in its `RetryInfo`, at most
+/// [`MAX_RETRY_DELAY`] (the export thread waits it out, and spans queue
+/// meanwhile).
+fn retry_delay(status: &Status) -> Option<Duration> {
+    let delay = status.get_details_retry_info()?.retry_delay?;
+    Some(delay.min(MAX_RETRY_DELAY))
 }
 
 /// `Unavailable: tcp connect error: Connection refused (os error 111)`: the
@@ -233,6 +249,26 @@ mod tests {
             .export(runtime.handle(), Bytes::new())
             .expect_err("no answer");
         assert_eq!(error.kind, "timeout", "{error}");
+    }
+
+    #[test]
+    fn resource_exhausted_is_retried_only_with_retry_info() {
+        let too_large = Status::resource_exhausted("message larger than max");
+        assert!(!retryable(&too_large));
+        let busy = Status::with_error_details(
+            Code::ResourceExhausted,
+            "busy",
+            tonic_types::ErrorDetails::with_retry_info(Some(Duration::from_millis(300))),
+        );
+        assert!(retryable(&busy));
+        assert_eq!(retry_delay(&busy), Some(Duration::from_millis(300)));
+        let slow = Status::with_error_details(
+            Code::ResourceExhausted,
+            "busy",
+            tonic_types::ErrorDetails::with_retry_info(Some(Duration::from_secs(600))),
+        );
+        assert_eq!(retry_delay(&slow), Some(MAX_RETRY_DELAY));
+        assert!(retryable(&Status::unavailable("down")));
     }
 
     #[test]

@@ -19,6 +19,12 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use crate::otlp::Batch;
 use crate::span_queue::SpanQueue;
 
+/// Most bytes of encoded spans in one export request. Receivers refuse
+/// larger messages (the Collector's OTLP receiver takes 4 MiB by default),
+/// and a refused batch is lost whole: 2048 spans with long paths and user
+/// agents come to about 5.7 MiB, so a batch also closes at this size.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
 /// The state behind one processor.
 #[derive(Debug)]
 pub struct Shared {
@@ -82,17 +88,13 @@ impl Shared {
             self.queue.discard(1);
             return;
         }
-        if state
-            .batches
-            .back()
-            .is_none_or(|batch| batch.len() >= self.batch_size)
-        {
+        if state.batches.back().is_none_or(|batch| self.is_full(batch)) {
             state.batches.push_back(Batch::default());
         }
         let last = state.batches.len() - 1;
         let batch = &mut state.batches[last];
         batch.push(scope, span);
-        let full = batch.len() == self.batch_size;
+        let full = self.is_full(batch);
         drop(state);
         if full {
             self.work.notify_one();
@@ -158,12 +160,18 @@ impl Shared {
         self.flushed.notify_all();
     }
 
+    /// Whether `batch` takes no more spans: it holds the batch size, or
+    /// [`MAX_BATCH_BYTES`].
+    fn is_full(&self, batch: &Batch) -> bool {
+        batch.len() >= self.batch_size || batch.bytes() >= MAX_BATCH_BYTES
+    }
+
     /// How many batches at the front are full.
     fn full_batches(&self, state: &State) -> usize {
         state
             .batches
             .iter()
-            .take_while(|batch| batch.len() >= self.batch_size)
+            .take_while(|batch| self.is_full(batch))
             .count()
     }
 }
@@ -274,6 +282,28 @@ fn deadline(delay: Duration) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_closes_at_its_byte_limit() {
+        let queue = Arc::new(SpanQueue::new(1000));
+        let shared = Shared::new(Arc::clone(&queue), 1000);
+        let scope = InstrumentationScope::builder("test").build();
+        let span = vec![0; 3000];
+        for _ in 0..800 {
+            assert!(queue.reserve());
+            shared.push(&scope, &span);
+        }
+        let state = shared.lock();
+        let sizes: Vec<usize> = state.batches.iter().map(Batch::bytes).collect();
+        assert!(sizes.len() >= 3, "{sizes:?}");
+        assert!(
+            sizes
+                .iter()
+                .all(|&bytes| bytes < MAX_BATCH_BYTES + span.len()),
+            "{sizes:?}"
+        );
+        assert_eq!(shared.full_batches(&state), sizes.len() - 1);
+    }
 
     #[test]
     fn once_the_thread_is_gone_spans_are_dropped_and_a_flush_fails_at_once() {
