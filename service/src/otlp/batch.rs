@@ -30,6 +30,11 @@ impl Batch {
         self.spans
     }
 
+    /// Whether the batch holds no span.
+    pub fn is_empty(&self) -> bool {
+        self.spans == 0
+    }
+
     /// The size of its encoded spans.
     pub fn bytes(&self) -> usize {
         self.bytes
