@@ -15,6 +15,8 @@ pub const HTTP_ROUTE: &str = "http.route";
 pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
 /// `error.type`
 pub const ERROR_TYPE: &str = "error.type";
+/// The `error.type` of a request whose client left before the answer.
+pub const CLIENT_CLOSED: &str = "client_closed";
 /// `url.path`
 pub const URL_PATH: &str = "url.path";
 /// `url.scheme`

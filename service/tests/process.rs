@@ -323,6 +323,50 @@ async fn wait_in_flight(client: &HttpClient, service: &ServiceProcess, count: us
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_client_leaves_ends_its_span_as_client_closed() {
+    let receiver = OtlpReceiver::start().await;
+    let endpoint = receiver.endpoint();
+    let service = ServiceProcess::start(
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "20"),
+        ],
+    );
+    let client = HttpClient::new();
+    let mut leaving = tokio::net::TcpStream::connect(service.addr)
+        .await
+        .expect("connect");
+    leaving
+        .write_all(b"GET /api/work?ms=5000 HTTP/1.1\r\nhost: t\r\n\r\n")
+        .await
+        .expect("write");
+    wait_in_flight(&client, &service, 1).await;
+    drop(leaving);
+
+    let span = eventually(
+        Duration::from_secs(10),
+        "the abandoned request's span",
+        || {
+            receiver
+                .spans()
+                .into_iter()
+                .find(|span| span.name == "GET /api/work")
+        },
+    )
+    .await;
+    assert_eq!(
+        span.attributes.get("error.type").map(String::as_str),
+        Some("client_closed"),
+        "{span:?}"
+    );
+    assert!(
+        !span.attributes.contains_key("http.response.status_code"),
+        "{span:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_grace_period_bounds_shutdown_even_while_a_cpu_burn_runs() {
     let mut service =
         ServiceProcess::start(&["--telemetry", "metrics", "--shutdown-grace", "1s"], &[]);

@@ -31,7 +31,8 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::{BoundCounter, BoundHistogram, Counter, Histogram, Meter};
 
 use crate::semconv::{
-    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, MethodLabel,
+    CLIENT_CLOSED, ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE,
+    MethodLabel,
 };
 
 /// Bucket boundaries (seconds) advised by the HTTP semantic conventions for
@@ -223,7 +224,7 @@ impl HttpMetrics {
         if let Some(route) = route {
             attributes.push(KeyValue::new(HTTP_ROUTE, route.to_owned()));
         }
-        attributes.push(KeyValue::new(ERROR_TYPE, "client_closed"));
+        attributes.push(KeyValue::new(ERROR_TYPE, CLIENT_CLOSED));
         self.requests.add(1, &attributes);
     }
 

@@ -10,6 +10,7 @@
 //! those `tracing-subscriber` writes. Lines go to the log's writer thread
 //! (set up in `telemetry.rs`): a request never waits for stdout.
 
+use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
@@ -192,7 +193,7 @@ pub struct AccessLog<S> {
 
 impl<S, B, RB> Service<Request<B>> for AccessLog<S>
 where
-    S: Service<Request<B>, Response = Response<RB>>,
+    S: Service<Request<B>, Response = Response<RB>, Error = Infallible>,
 {
     type Response = Response<RB>;
     type Error = S::Error;
@@ -225,15 +226,15 @@ pin_project! {
     }
 }
 
-impl<F, RB, E> Future for AccessLogFuture<F>
+impl<F, RB> Future for AccessLogFuture<F>
 where
-    F: Future<Output = Result<Response<RB>, E>>,
+    F: Future<Output = Result<Response<RB>, Infallible>>,
 {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let response = ready!(this.inner.poll(cx))?;
+        let Ok(response) = ready!(this.inner.poll(cx));
         this.writer.write(&Entry {
             method: *this.method,
             route: this.route.as_ref().map_or("", MatchedPath::as_str),

@@ -1,6 +1,7 @@
 //! Request metrics: a count and a duration sample per response, and the
 //! in-flight gauge (see [`crate::metrics`]).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -49,7 +50,7 @@ pub struct RecordMetrics<S> {
 
 impl<S, B, RB> Service<Request<B>> for RecordMetrics<S>
 where
-    S: Service<Request<B>, Response = Response<RB>>,
+    S: Service<Request<B>, Response = Response<RB>, Error = Infallible>,
 {
     type Response = Response<RB>;
     type Error = S::Error;
@@ -77,15 +78,15 @@ pin_project! {
     }
 }
 
-impl<F, RB, E> Future for RecordMetricsFuture<F>
+impl<F, RB> Future for RecordMetricsFuture<F>
 where
-    F: Future<Output = Result<Response<RB>, E>>,
+    F: Future<Output = Result<Response<RB>, Infallible>>,
 {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let response = ready!(this.inner.poll(cx))?;
+        let Ok(response) = ready!(this.inner.poll(cx));
         if let Some(in_flight) = this.in_flight.take() {
             in_flight.answered(response.status());
         }

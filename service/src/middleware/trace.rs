@@ -7,6 +7,7 @@
 //! children through `tracing-opentelemetry`. The response names the span in
 //! its own `traceparent`, so a client can look the trace up.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -54,9 +55,11 @@ pub struct ServerSpan<S> {
     tracer: Arc<SdkTracer>,
 }
 
+/// For axum's services, which always answer (`Infallible`): a failing
+/// service would need its own `error.type` here.
 impl<S, B, RB> Service<Request<B>> for ServerSpan<S>
 where
-    S: Service<Request<B>, Response = Response<RB>>,
+    S: Service<Request<B>, Response = Response<RB>, Error = Infallible>,
 {
     type Response = Response<RB>;
     type Error = S::Error;
@@ -73,6 +76,7 @@ where
         ServerSpanFuture {
             inner: self.inner.call(request).with_context(cx.clone()),
             cx,
+            answered: false,
         }
     }
 }
@@ -84,19 +88,32 @@ pin_project! {
         #[pin]
         inner: WithContext<F>,
         cx: Context,
+        answered: bool,
+    }
+
+    impl<F> PinnedDrop for ServerSpanFuture<F> {
+        /// Dropped unanswered: the client hung up (the server drops the
+        /// request's future), so the span ends as the metrics count it.
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if !*this.answered {
+                end_span_unanswered(this.cx);
+            }
+        }
     }
 }
 
-impl<F, RB, E> Future for ServerSpanFuture<F>
+impl<F, RB> Future for ServerSpanFuture<F>
 where
-    F: Future<Output = Result<Response<RB>, E>>,
+    F: Future<Output = Result<Response<RB>, Infallible>>,
 {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut response = ready!(this.inner.poll(task))?;
+        let Ok(mut response) = ready!(this.inner.poll(task));
         end_span(this.cx, response.status().as_u16());
+        *this.answered = true;
         traceparent::inject(this.cx.span().span_context(), response.headers_mut());
         Poll::Ready(Ok(response))
     }
@@ -149,5 +166,17 @@ fn end_span(cx: &Context, status: u16) {
         span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, status.to_string()));
         span.set_status(Status::error(""));
     }
+    span.end();
+}
+
+/// Ends the span of a request whose client left before the answer: no
+/// status code, `error.type="client_closed"` (the metrics' value), and an
+/// error status, as semconv asks for a failure other than the status code.
+fn end_span_unanswered(cx: &Context) {
+    let span = cx.span();
+    span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, semconv::CLIENT_CLOSED));
+    span.set_status(Status::error(
+        "the client closed the connection before the answer",
+    ));
     span.end();
 }
