@@ -219,9 +219,13 @@ pub async fn serve(
                             registry.refused();
                             return;
                         };
+                        // Also when the connection's task panics (a handler
+                        // without a panic layer): its place is given back.
+                        let _leave = Leave(|| {
+                            registry.remove(id);
+                            reclaim.connection_closed();
+                        });
                         connection::run(stream, &state, &shared, closing).await;
-                        registry.remove(id);
-                        reclaim.connection_closed();
                     });
                 }
                 Err(error) => {
@@ -231,7 +235,13 @@ pub async fn serve(
                 }
             },
             () = tokio::time::sleep(FULL_RETRY), if !can_admit => {}
-            Some(_) = tasks.join_next() => {}
+            Some(joined) = tasks.join_next() => {
+                if let Err(error) = joined
+                    && error.is_panic()
+                {
+                    tracing::error!("a connection's task panicked; the connection is closed");
+                }
+            }
             _ = reclaim_check.tick() => reclaim.check(),
             _ = idle_sweep.tick() => {
                 registry.expire_idle(limits.header_timeout);
@@ -261,4 +271,13 @@ pub async fn serve(
     };
     tasks.abort_all();
     Stopped { unfinished }
+}
+
+/// Runs its closure when dropped, however the scope ends.
+struct Leave<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for Leave<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
 }

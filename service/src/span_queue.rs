@@ -17,7 +17,10 @@
 //! | `otel_sdk_processor_span_queue_size` | spans waiting for export |
 //! | `otel_sdk_processor_span_queue_capacity` | `OTEL_BSP_MAX_QUEUE_SIZE` |
 //! | `otel_sdk_exporter_span_exported_total` | spans the receiver accepted |
-//! | `otel_sdk_exporter_span_exported_total{error_type="unavailable"}` | spans lost: the receiver could not be reached (`timeout`: it did not answer in time; `rejected`: it took them but rejected them, OTLP's partial success; `_OTHER`: any other error) |
+//! | `otel_sdk_exporter_span_exported_total{error_type="unavailable"}` | spans lost: the receiver could not be reached |
+//! | `otel_sdk_exporter_span_exported_total{error_type="timeout"}` | spans lost: the receiver did not answer in time |
+//! | `otel_sdk_exporter_span_exported_total{error_type="rejected"}` | spans the receiver took but rejected (OTLP partial success) |
+//! | `otel_sdk_exporter_span_exported_total{error_type="_OTHER"}` | spans lost to any other error |
 //!
 //! The log gets at most one line per [`REPORT_EVERY`] with the number of
 //! spans dropped since the previous line.
