@@ -41,7 +41,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("stack: error: {}", cli_values::error_report(error.as_ref()));
+            note!("stack: error: {}", cli_values::error_report(error.as_ref()));
             ExitCode::FAILURE
         }
     }
