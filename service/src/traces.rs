@@ -73,6 +73,15 @@ pub fn tracer_provider(config: &ServeConfig) -> Option<(SdkTracerProvider, Arc<S
         }
     };
     let queue = Arc::new(SpanQueue::new(config.span_queue_size.max(1)));
+    if config.span_batch_size > queue.capacity() {
+        tracing::warn!(
+            batch_size = config.span_batch_size,
+            queue_size = queue.capacity(),
+            "the span batch size is larger than the span queue: batches hold at most the queue's \
+             {} spans (raise --span-queue-size / OTEL_BSP_MAX_QUEUE_SIZE, or lower the batch size)",
+            queue.capacity()
+        );
+    }
     let processor = EncodingProcessor::new(
         exporter,
         ExportLog::new(config.otlp_endpoint.clone()),
