@@ -14,6 +14,7 @@
 //! |---|---|
 //! | `otel_sdk_processor_span_processed_total` | spans handed to the exporter |
 //! | `otel_sdk_processor_span_processed_total{error_type="queue_full"}` | spans dropped, queue full |
+//! | `otel_sdk_processor_span_processed_total{error_type="shutdown"}` | spans dropped because the export thread had ended (at exit, or after it failed) |
 //! | `otel_sdk_processor_span_queue_size` | spans waiting for export |
 //! | `otel_sdk_processor_span_queue_capacity` | `OTEL_BSP_MAX_QUEUE_SIZE` |
 //! | `otel_sdk_exporter_span_exported_total` | spans the receiver accepted |
@@ -54,6 +55,9 @@ pub struct SpanQueue {
     queued: AtomicUsize,
     exported: AtomicU64,
     dropped: AtomicU64,
+    /// Dropped because the export thread had ended: not the queue's size
+    /// to blame, so not in the "spans dropped" lines.
+    discarded: AtomicU64,
     /// Of the spans handed to the exporter, those the receiver accepted.
     sent: AtomicU64,
     /// And those it could not send or the receiver rejected, by
@@ -73,6 +77,7 @@ impl SpanQueue {
             queued: AtomicUsize::new(0),
             exported: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            discarded: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             not_sent: Mutex::default(),
             unreported: AtomicU64::new(0),
@@ -141,7 +146,12 @@ impl SpanQueue {
             return;
         }
         self.queued.fetch_sub(spans, Ordering::AcqRel);
-        self.count_drops(spans as u64);
+        self.discarded.fetch_add(spans as u64, Ordering::Relaxed);
+    }
+
+    /// Spans dropped because the export thread had ended.
+    pub fn discarded(&self) -> u64 {
+        self.discarded.load(Ordering::Relaxed)
     }
 
     fn count_drops(&self, spans: u64) {
@@ -237,11 +247,12 @@ impl SpanQueue {
             .u64_observable_counter("otel.sdk.processor.span.processed")
             .with_unit("{span}")
             .with_description(
-                "Spans handed to the exporter; with error.type, spans dropped (queue_full).",
+                "Spans handed to the exporter; with error.type, spans dropped (queue_full, shutdown).",
             )
             .with_callback(move |observer| {
                 observer.observe(queue.exported(), &processor());
                 observer.observe(queue.dropped(), &failed(processor(), "queue_full"));
+                observer.observe(queue.discarded(), &failed(processor(), "shutdown"));
             })
             .build();
         let queue = Arc::clone(self);

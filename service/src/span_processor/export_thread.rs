@@ -325,7 +325,8 @@ mod tests {
         end_span();
 
         assert_eq!(queue.exported(), 2);
-        assert_eq!(queue.dropped(), 2, "the one queued and the one after");
+        assert_eq!(queue.discarded(), 2, "the one queued and the one after");
+        assert_eq!(queue.dropped(), 0, "not for a full queue");
         assert_eq!(queue.queued(), 0);
         let error = shared
             .flush(false, Duration::from_secs(60))
