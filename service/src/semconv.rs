@@ -9,6 +9,9 @@ use axum::http::{Method, Request, Version};
 
 /// `http.request.method`
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+/// `http.request.method_original`: the method a client sent when it is
+/// none of the standard ones (spans only: a metric label would be unbounded).
+pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
 /// `http.route`: the route template, never the raw path.
 pub const HTTP_ROUTE: &str = "http.route";
 /// `http.response.status_code`

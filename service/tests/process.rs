@@ -322,8 +322,8 @@ async fn wait_in_flight(client: &HttpClient, service: &ServiceProcess, count: us
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_whose_client_leaves_ends_its_span_as_client_closed() {
+/// A receiver, and the service exporting each span to it within 20 ms.
+async fn exporting_quickly() -> (OtlpReceiver, ServiceProcess) {
     let receiver = OtlpReceiver::start().await;
     let endpoint = receiver.endpoint();
     let service = ServiceProcess::start(
@@ -333,6 +333,12 @@ async fn a_request_whose_client_leaves_ends_its_span_as_client_closed() {
             ("OTEL_BSP_SCHEDULE_DELAY", "20"),
         ],
     );
+    (receiver, service)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_client_leaves_ends_its_span_as_client_closed() {
+    let (receiver, service) = exporting_quickly().await;
     let client = HttpClient::new();
     let mut leaving = tokio::net::TcpStream::connect(service.addr)
         .await
@@ -364,6 +370,32 @@ async fn a_request_whose_client_leaves_ends_its_span_as_client_closed() {
         !span.attributes.contains_key("http.response.status_code"),
         "{span:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonstandard_method_keeps_its_name_in_the_span_only() {
+    let (receiver, service) = exporting_quickly().await;
+    let client = HttpClient::new();
+    let request = http::Request::builder()
+        .method("PURGE")
+        .uri(service.url("/"))
+        .body(Default::default())
+        .expect("request");
+    assert_eq!(client.send(request).await.status, 405);
+    let span = eventually(Duration::from_secs(10), "the PURGE request's span", || {
+        receiver
+            .spans()
+            .into_iter()
+            .find(|span| span.name == "HTTP /")
+    })
+    .await;
+    assert_eq!(span.attributes["http.request.method"], "_OTHER", "{span:?}");
+    assert_eq!(
+        span.attributes["http.request.method_original"], "PURGE",
+        "{span:?}"
+    );
+    let text = client.get(&service.url("/metrics")).await.text();
+    assert!(!text.contains("PURGE"), "a metric label: {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -126,6 +126,12 @@ fn start_span<B>(tracer: &SdkTracer, request: &Request<B>, parent: &Context) -> 
     let route = semconv::route(request);
     let mut attributes = Vec::with_capacity(8);
     attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method.as_str()));
+    if method == MethodLabel::Other {
+        attributes.push(KeyValue::new(
+            semconv::HTTP_REQUEST_METHOD_ORIGINAL,
+            bounded(request.method().as_str()).to_owned(),
+        ));
+    }
     if let Some(route) = route {
         attributes.push(KeyValue::new(semconv::HTTP_ROUTE, route.to_owned()));
     }
