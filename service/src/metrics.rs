@@ -3,7 +3,10 @@
 //! The instruments are recorded through the OpenTelemetry SDK and read by
 //! the `opentelemetry-prometheus` exporter, which lives in this service's
 //! own [`prometheus::Registry`] (not the process-global default registry).
-//! The names follow the HTTP semantic conventions and come out as:
+//! The histogram and the gauge are the HTTP semantic conventions' own; the
+//! counter is this service's (the product counts requests with a counter;
+//! it equals the histogram's `_count`, plus the requests whose client left,
+//! which have no duration). They come out as:
 //!
 //! | instrument | Prometheus series |
 //! |---|---|
@@ -13,8 +16,12 @@
 //!
 //! with the labels `http_request_method`, `http_route` and
 //! `http_response_status_code` (the active-requests gauge only has the
-//! method). Scope labels (`otel_scope_*`) are switched off: they would add
-//! three constant labels to every series for no query benefit.
+//! method), and `error_type` where the request failed without a status
+//! (`client_closed`, or hyper's refusals). Left out of the conventions'
+//! attributes: `url.scheme` (always `http` here) and `error.type` for a 5xx,
+//! which the status code already says. Scope labels (`otel_scope_*`) are
+//! switched off: they would add three constant labels to every series for
+//! no query benefit.
 
 mod http;
 
