@@ -27,11 +27,6 @@ impl LogLimit {
         }
     }
 
-    /// The shortest interval between two reports.
-    pub fn every(&self) -> Duration {
-        self.every
-    }
-
     /// Lets a report through, and records it, unless one went through less
     /// than `every` ago; `force` (a last report at exit) skips that check.
     pub fn pass(&self, force: bool) -> Option<Pass> {
@@ -59,7 +54,7 @@ mod tests {
         assert_eq!(limit.pass(false), Some(Pass { since_last: None }));
         assert_eq!(limit.pass(false), None);
         let forced = limit.pass(true).expect("forced");
-        assert!(forced.since_last.is_some_and(|since| since < limit.every()));
+        assert!(forced.since_last.is_some_and(|since| since < limit.every));
 
         let short = LogLimit::new(Duration::ZERO);
         assert!(short.pass(false).is_some() && short.pass(false).is_some());

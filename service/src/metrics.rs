@@ -30,7 +30,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder as _, Registry, TextEncoder};
 
-pub use http::{DURATION_BUCKETS, HttpMetrics};
+pub use http::HttpMetrics;
 
 /// Errors while setting up the metrics pipeline.
 #[derive(Debug, thiserror::Error)]
