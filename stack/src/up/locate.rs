@@ -134,9 +134,9 @@ pub fn locate(args: &UpArgs, repo: &Path) -> anyhow::Result<Located> {
                 .map(|&p| format!("{} {}", p.key(), pins.of(p).version()))
                 .collect();
             note!(
-                "stack: building {} from Go modules: a few minutes each on 2 cores, once per \
-                 version, and tried again on each start while the Go module proxy refuses one \
-                 (`stack build` does the same, --no-build skips it)",
+                "stack: trying to build {} from Go modules: a few minutes each on 2 cores, once \
+                 per version; a module the Go module proxy refuses fails at once and is tried \
+                 again on the next start (`stack build` does the same, --no-build skips it)",
                 names.join(", ")
             );
             let Builds { built, failed } = build_all(&cache, repo, &pins, &unbuilt);
