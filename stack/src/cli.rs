@@ -82,6 +82,13 @@ pub struct UpArgs {
           value_parser = whole_number(1u8..=16, "3"))]
     pub replicas: u8,
 
+    /// Added to every port below, defaults included (0, a free port,
+    /// stays 0): `--port-offset 10000` runs a second stack on 15000,
+    /// 15080, 19090, ... beside one on the default ports.
+    #[arg(long, env = "STACK_PORT_OFFSET", default_value_t = 0,
+          value_parser = whole_number(0u16..=60000, "10000"))]
+    pub port_offset: u16,
+
     /// Port of the service (the instrumented app); Prometheus scrapes it;
     /// 0 = any free port (as for every port flag). Further replicas take
     /// the next ports (or free ports with 0).

@@ -46,6 +46,15 @@ pub enum PortError {
         port: u16,
         flag: &'static str,
     },
+    #[error(
+        "{flag} {port} plus --port-offset {offset} is past the last port (65535): give a \
+         smaller offset, or {flag} on its own"
+    )]
+    PastTheEnd {
+        port: u16,
+        offset: u16,
+        flag: &'static str,
+    },
     #[error("cannot listen on {ip} port {port} ({flag}, 0 = any free port): {source}")]
     Other {
         ip: IpAddr,
@@ -111,7 +120,8 @@ fn in_use_message(ip: IpAddr, busy: &[Busy]) -> String {
     };
     format!(
         "{what} on {ip} {} already in use: stop what holds {} (another `stack up`? {them}){hints}, \
-         or pass other ports, e.g. `{}` (0 = any free port)",
+         or pass other ports, e.g. `{}` (0 = any free port), or move them all with \
+         --port-offset (e.g. 10000)",
         if busy.len() == 1 { "is" } else { "are" },
         if busy.len() == 1 { "it" } else { "them" },
         moves.join(" ")

@@ -47,7 +47,7 @@ impl Ports {
         let mut asked: BTreeMap<u16, Role> = BTreeMap::new();
         let mut busy = Vec::new();
         for &role in roles {
-            let requested = requested(args, role);
+            let requested = requested(args, role)?;
             if requested != 0
                 && let Some(first) = asked.insert(requested, role)
             {
@@ -119,8 +119,10 @@ impl Ports {
     }
 }
 
-fn requested(args: &UpArgs, role: Role) -> u16 {
-    match role {
+/// The port asked for `role`: its flag plus `--port-offset` (0, a free
+/// port, stays 0).
+fn requested(args: &UpArgs, role: Role) -> Result<u16, PortError> {
+    let port = match role {
         // Replicas take the ports after the first one's (or free ports).
         Role::Service(replica) if args.service_port != 0 => {
             args.service_port.saturating_add(replica.offset())
@@ -138,7 +140,16 @@ fn requested(args: &UpArgs, role: Role) -> u16 {
         Role::CollectorHealth => args.collector_health_port,
         Role::TempoHttp => args.tempo_port,
         Role::TempoOtlp | Role::TempoGrpc => 0,
+    };
+    if port == 0 {
+        return Ok(0);
     }
+    port.checked_add(args.port_offset)
+        .ok_or(PortError::PastTheEnd {
+            port,
+            offset: args.port_offset,
+            flag: role.flag(),
+        })
 }
 
 /// Free ports for `roles` (each role's flag set to 0), for the tests of the
@@ -172,6 +183,27 @@ mod tests {
             unreachable!("up subcommand")
         };
         *args
+    }
+
+    #[test]
+    fn the_port_offset_moves_every_fixed_port() {
+        let moved = args(&["--port-offset", "10000", "--inbox-port", "0"]);
+        assert_eq!(requested(&moved, Role::Prometheus).expect("port"), 19090);
+        assert_eq!(
+            requested(&moved, Role::Service(Replica::FIRST)).expect("port"),
+            15000
+        );
+        assert_eq!(
+            requested(&moved, Role::Inbox).expect("port"),
+            0,
+            "a free port"
+        );
+        let past = args(&["--port-offset", "60000"]);
+        assert_eq!(requested(&past, Role::Grafana).expect("port"), 63000);
+        let error = requested(&past, Role::CollectorHealth)
+            .expect_err("13133 + 60000 is past 65535")
+            .to_string();
+        assert!(error.contains("--collector-health-port"), "{error}");
     }
 
     #[test]
