@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -40,8 +40,12 @@ impl StateDir {
     /// Only a directory no other user can redirect is used
     /// ([`super::private`]), and from here on through its resolved path.
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
-        private::check_links(dir)?;
-        std::fs::create_dir_all(dir)
+        private::check_path(dir)?;
+        // Private from the start, whatever the umask.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .with_context(|| format!("creating state directory {}", dir.display()))?;
         let root = dir
             .canonicalize()
