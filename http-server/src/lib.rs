@@ -255,7 +255,13 @@ pub async fn serve(
     let drained = tokio::time::timeout(drain.grace, async {
         loop {
             tokio::select! {
-                joined = tasks.join_next() => if joined.is_none() { break },
+                joined = tasks.join_next() => match joined {
+                    None => break,
+                    Some(Err(error)) if error.is_panic() => {
+                        tracing::error!("a connection's task panicked; the connection is closed");
+                    }
+                    Some(_) => {}
+                },
                 // A head still trickling in is cut off as before the stop.
                 _ = idle_sweep.tick() => {
                     registry.expire_idle(limits.header_timeout);

@@ -203,9 +203,17 @@ impl SpanQueue {
 
 impl SpanQueue {
     /// At exit: how many spans the exporter could not deliver in this run,
-    /// if any. Here rather than on the export thread, which an exit does not
+    /// and how many ended too late to be exported, if any. Here rather than on the export thread, which an exit does not
     /// wait for when the receiver hangs.
     pub fn report_not_sent(&self) {
+        let discarded = self.discarded();
+        if discarded > 0 {
+            tracing::warn!(
+                discarded_spans_total = discarded,
+                "{discarded} spans ended after the span export thread had stopped and were dropped \
+                 (otel_sdk_processor_span_processed_total{{error_type=\"shutdown\"}} on /metrics)"
+            );
+        }
         let not_sent = self.not_sent_by_kind();
         let total: u64 = not_sent.values().sum();
         if total == 0 {

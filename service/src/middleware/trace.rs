@@ -92,8 +92,10 @@ pin_project! {
     }
 
     impl<F> PinnedDrop for ServerSpanFuture<F> {
-        /// Dropped unanswered: the client hung up (the server drops the
-        /// request's future), so the span ends as the metrics count it.
+        /// Dropped unanswered: the client hung up, or the server cut the
+        /// request (an upload evicted at the connection cap, a request
+        /// still running when the shutdown's grace ran out); the span ends
+        /// as the metrics count it, `client_closed`.
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if !*this.answered {
