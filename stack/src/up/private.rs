@@ -143,6 +143,10 @@ mod tests {
             error.contains("where another user can replace it"),
             "{error}"
         );
+        // Refused once it resolved: the directory it made is removed.
+        let new = shared.join("new");
+        assert!(StateDir::create(&new).is_err());
+        assert!(!new.exists(), "left behind");
         // As given, too: `a` could be swapped for a link before it resolves.
         let error = check_path(&dir).expect_err("replaceable").to_string();
         assert!(

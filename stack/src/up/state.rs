@@ -41,6 +41,7 @@ impl StateDir {
     /// ([`super::private`]), and from here on through its resolved path.
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
         private::check_path(dir)?;
+        let existed = dir.exists();
         // Private from the start, whatever the umask.
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -50,7 +51,12 @@ impl StateDir {
         let root = dir
             .canonicalize()
             .with_context(|| format!("resolving {}", dir.display()))?;
-        private::check_dir(&root)?;
+        if let Err(error) = private::check_dir(&root) {
+            if !existed {
+                let _ = std::fs::remove_dir(&root);
+            }
+            return Err(error);
+        }
         for sub in SUBDIRS {
             std::fs::create_dir_all(root.join(sub)).with_context(|| {
                 format!("creating state directory {}", root.join(sub).display())
