@@ -33,15 +33,16 @@ pub fn check_path(dir: &Path) -> anyhow::Result<()> {
         std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
     let mut prefix = PathBuf::new();
     for component in absolute.components() {
-        let containing = prefix.clone();
+        // The directory that holds the next entry: whoever may replace its
+        // entries could plant a link there, also where nothing is yet.
+        if !prefix.as_os_str().is_empty() {
+            check_ancestor(dir, &prefix)?;
+        }
         prefix.push(component);
         // What does not exist yet is made by this run.
         let Ok(metadata) = std::fs::symlink_metadata(&prefix) else {
             break;
         };
-        if !containing.as_os_str().is_empty() {
-            check_ancestor(dir, &containing)?;
-        }
         if metadata.file_type().is_symlink() && !trusted(metadata.uid()) {
             bail!(
                 "the state directory's path {} runs through the symlink {}, which belongs to \
@@ -143,9 +144,15 @@ mod tests {
             error.contains("where another user can replace it"),
             "{error}"
         );
-        // Refused once it resolved: the directory it made is removed.
+        // Refused before anything is made in it.
         let new = shared.join("new");
         assert!(StateDir::create(&new).is_err());
+        assert!(!new.exists(), "made");
+        // Reached through a link of yours: refused once resolved, and the
+        // directory it made is removed again.
+        let link = parent.path().join("link");
+        std::os::unix::fs::symlink(&shared, &link).expect("symlink");
+        assert!(StateDir::create(&link.join("new")).is_err());
         assert!(!new.exists(), "left behind");
         // As given, too: `a` could be swapped for a link before it resolves.
         let error = check_path(&dir).expect_err("replaceable").to_string();
