@@ -54,6 +54,13 @@ pub struct ServeArgs {
     #[arg(long, env = "INBOX_HISTORY_BYTES", default_value_t = DEFAULT_HISTORY_BYTES)]
     pub history_bytes: ByteSize,
 
+    /// Links of the runbook (`GET /runbook`) to the stack's components that
+    /// run on other addresses than its defaults: `FROM=TO,...`, e.g.
+    /// `127.0.0.1:9090=127.0.0.1:19090` (`stack up` sets it when it moved
+    /// the ports).
+    #[arg(long, env = "INBOX_RUNBOOK_LINKS", default_value = "")]
+    pub runbook_links: crate::runbook::Links,
+
     /// Largest accepted request body, and largest stored payload once every
     /// field is filled in (1KiB to 1MiB); larger ones get 413.
     #[arg(long, env = "INBOX_MAX_BODY", default_value_t = DEFAULT_MAX_BODY)]

@@ -23,7 +23,7 @@ mod logline;
 mod page_cache;
 pub mod payload;
 pub mod routes;
-mod runbook;
+pub mod runbook;
 mod size;
 mod summary;
 
@@ -70,10 +70,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.listen
         )
     })?;
-    let app = routes::app(token, limits).layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        args.request_timeout,
-    ));
+    let app = routes::app(token, limits, &args.runbook_links).layer(
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, args.request_timeout),
+    );
     tracing::info!(
         "keeping up to {} notifications and {} bytes of them; bodies up to {} bytes",
         limits.history,

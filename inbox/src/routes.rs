@@ -40,6 +40,7 @@ pub struct AppState {
     /// about 30 times the body's size (see `docs/configuration.md`).
     parsing: Semaphore,
     page: PageCache,
+    runbook: String,
 }
 
 /// [`app`] with the default `--history-bytes` (64 MiB) and `max_body` taken
@@ -52,17 +53,20 @@ pub fn router(token: Token, history: usize, max_body: usize) -> Router {
             history_bytes: DEFAULT_HISTORY_BYTES.as_usize(),
             max_body,
         },
+        &runbook::Links::default(),
     )
 }
 
 /// Builds the router: `token` guards the write endpoint, `limits` bound
-/// request bodies (larger ones get 413) and what is kept.
-pub fn app(token: Token, limits: Limits) -> Router {
+/// request bodies (larger ones get 413) and what is kept; the runbook's
+/// links to the stack's components follow `links`.
+pub fn app(token: Token, limits: Limits, links: &runbook::Links) -> Router {
     let state = Arc::new(AppState {
         history: History::new(limits.history, limits.history_bytes),
         limits,
         parsing: Semaphore::new(1),
         page: PageCache::default(),
+        runbook: runbook::page(links),
     });
     let write = Router::new()
         .route("/api/notifications", post(receive))
@@ -70,11 +74,15 @@ pub fn app(token: Token, limits: Limits) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/api/notifications", get(list))
-        .route("/runbook", get(|| async { Html(runbook::page()) }))
+        .route("/runbook", get(runbook_page))
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(write)
         .layer(DefaultBodyLimit::max(limits.max_body))
         .with_state(state)
+}
+
+async fn runbook_page(State(state): State<Arc<AppState>>) -> Html<String> {
+    Html(state.runbook.clone())
 }
 
 /// Parses the body ourselves rather than with `Json<T>`: axum would answer 415

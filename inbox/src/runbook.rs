@@ -8,22 +8,75 @@
 //! web view. The page has no script: raw HTML in the Markdown is shown as
 //! text, not passed through. Links stay as written, except those to the
 //! repository's other documents (`configuration.md#...`): the inbox does not
-//! serve them, so their text stays and the link goes.
+//! serve them, so their text stays and the link goes; and those to a
+//! component of the stack on another address than the runbook's default
+//! ([`Links`], which `stack up` gives when it moved the ports).
 
 use std::collections::HashSet;
-use std::sync::LazyLock;
+use std::str::FromStr;
 
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
 
 /// The runbook's Markdown, as built.
 pub const MARKDOWN: &str = include_str!("../../docs/runbook.md");
 
-/// Rendered once, on first request: the text never changes at run time.
-static PAGE: LazyLock<String> = LazyLock::new(|| page_of(MARKDOWN));
+/// The whole HTML page, with `links` moved (rendered once, at start).
+pub fn page(links: &Links) -> String {
+    page_of(&links.apply(MARKDOWN))
+}
 
-/// The whole HTML page.
-pub fn page() -> &'static str {
-    &PAGE
+/// Addresses the runbook names that run elsewhere: each `http://FROM` (not
+/// followed by another digit of a port) becomes `http://TO`. Given as
+/// `FROM=TO,...`, e.g. `127.0.0.1:9090=127.0.0.1:19090`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Links(Vec<(String, String)>);
+
+impl Links {
+    fn apply(&self, markdown: &str) -> String {
+        let mut text = markdown.to_owned();
+        for (from, to) in &self.0 {
+            let (from, to) = (format!("http://{from}"), format!("http://{to}"));
+            let mut moved = String::with_capacity(text.len());
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find(&from) {
+                let after = &rest[at + from.len()..];
+                let whole = !after.starts_with(|c: char| c.is_ascii_digit());
+                moved.push_str(&rest[..at]);
+                moved.push_str(if whole { &to } else { &from });
+                rest = after;
+            }
+            moved.push_str(rest);
+            text = moved;
+        }
+        text
+    }
+}
+
+impl FromStr for Links {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let address = |part: &str| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'))
+        };
+        let pairs = text
+            .split(',')
+            .filter(|pair| !pair.trim().is_empty())
+            .map(|pair| match pair.trim().split_once('=') {
+                Some((from, to)) if address(from) && address(to) => {
+                    Ok((from.to_owned(), to.to_owned()))
+                }
+                _ => Err(format!(
+                    "{pair:?} is not FROM=TO with two host:port addresses \
+                     (e.g. 127.0.0.1:9090=127.0.0.1:19090)"
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self(pairs))
+    }
 }
 
 /// GitHub's anchor for a heading: lower case, every character other than a
@@ -194,8 +247,40 @@ mod tests {
     }
 
     #[test]
+    fn links_to_moved_components_follow_them() {
+        let links: Links = "127.0.0.1:9090=127.0.0.1:19090, localhost:3000=127.0.0.1:13000"
+            .parse()
+            .expect("links");
+        let page = page_of(&links.apply(
+            "<http://127.0.0.1:9090/alerts>, `curl http://127.0.0.1:9090/-/ready`, \
+             [Grafana](http://localhost:3000/d/x), <http://127.0.0.1:90901/> and \
+             <http://127.0.0.1:9093>.\n",
+        ));
+        assert!(
+            page.contains(r#"<a href="http://127.0.0.1:19090/alerts">"#),
+            "{page}"
+        );
+        assert!(
+            page.contains("curl http://127.0.0.1:19090/-/ready"),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<a href="http://127.0.0.1:13000/d/x">"#),
+            "{page}"
+        );
+        assert!(
+            page.contains("http://127.0.0.1:90901/"),
+            "another port: {page}"
+        );
+        assert!(page.contains("http://127.0.0.1:9093"), "not moved: {page}");
+        assert!("9090".parse::<Links>().is_err());
+        assert!("a b=c".parse::<Links>().is_err());
+        assert_eq!("".parse::<Links>(), Ok(Links::default()));
+    }
+
+    #[test]
     fn the_built_in_runbook_has_an_anchor_per_section() {
-        let page = page();
+        let page = page(&Links::default());
         for heading in MARKDOWN.lines().filter_map(|line| line.strip_prefix("## ")) {
             let id = format!(r#"<h2 id="{}">"#, anchor(heading));
             assert!(page.contains(&id), "no {id} for {heading:?}");

@@ -340,6 +340,7 @@ async fn serve(limits: Limits) -> String {
     common::serve(inbox::routes::app(
         inbox::auth::Token::new(TOKEN).expect("token"),
         limits,
+        &inbox::runbook::Links::default(),
     ))
     .await
 }

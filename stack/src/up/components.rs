@@ -53,7 +53,8 @@ pub fn core(
     inbox
         .arg("--listen")
         .arg(addr(Role::Inbox))
-        .env("INBOX_TOKEN", token);
+        .env("INBOX_TOKEN", token)
+        .env("INBOX_RUNBOOK_LINKS", ports.runbook_links());
     launches.push(Launch {
         name: "inbox",
         role: Role::Inbox,

@@ -117,6 +117,25 @@ impl Ports {
         self.get(role)
             .map(|p| format!("http://{}:{p}", self.host()))
     }
+
+    /// The inbox's `INBOX_RUNBOOK_LINKS`: each component the runbook names
+    /// on its default port (`127.0.0.1:9090`, `localhost:3000`), moved to
+    /// where it runs.
+    pub fn runbook_links(&self) -> String {
+        let host = self.host();
+        self.chosen
+            .iter()
+            .filter(|&(&role, &port)| {
+                Role::for_default_port(role.default_port()) == Some(role)
+                    && port != role.default_port()
+            })
+            .flat_map(|(role, port)| {
+                let default = role.default_port();
+                ["127.0.0.1", "localhost"].map(|name| format!("{name}:{default}={host}:{port}"))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 /// The port asked for `role`: its flag plus `--port-offset` (0, a free
@@ -183,6 +202,19 @@ mod tests {
             unreachable!("up subcommand")
         };
         *args
+    }
+
+    #[test]
+    fn the_runbook_links_follow_moved_components() {
+        let ports = free_ports(&[Role::Prometheus, Role::Inbox]);
+        let links = ports.runbook_links();
+        let prometheus = ports.get(Role::Prometheus).expect("port");
+        assert!(
+            links.contains(&format!("127.0.0.1:9090=127.0.0.1:{prometheus}"))
+                && links.contains(&format!("localhost:9090=127.0.0.1:{prometheus}")),
+            "{links}"
+        );
+        assert_eq!(links.split(',').count(), 4, "{links}");
     }
 
     #[test]
