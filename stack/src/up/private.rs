@@ -1,114 +1,202 @@
 //! Whether a state directory is safe to write in as this user.
 //!
-//! Everything `stack up` writes (configs, the inbox token, the lock) goes
-//! under the state directory. If another user could swap the directory or
-//! anything on the way to it for a symlink, they could make `stack up`
-//! overwrite a file of yours (or, run as root, any file) and read it back as
-//! the inbox token. So the path is accepted only when no other user can
-//! change where it leads:
+//! Everything `stack up` writes (configs, the inbox token, the lock, logs)
+//! goes under the state directory. If another user could swap the directory
+//! or anything on the way to it for a symlink, or had left links in it, they
+//! could make `stack up` overwrite a file of yours (or, run as root, any
+//! file) and read it back as the inbox token. So the path is accepted only
+//! when no other user can change where it leads:
 //!
-//! - every directory on the way, as given and as resolved, belongs to a
-//!   trusted user and lets no one else replace its entries: not writable by
-//!   others unless it has the sticky bit (like `/tmp`), not writable by its
-//!   group unless that group is yours;
-//! - every symlink on the way belongs to a trusted user (as the kernel's
-//!   `fs.protected_symlinks` demands in sticky directories, everywhere);
-//! - the directory itself is yours and writable by you alone.
+//! - the path is followed one entry at a time, through every symlink's
+//!   target: each directory passed belongs to a trusted user and lets no one
+//!   else replace its entries (not writable by others unless it has the
+//!   sticky bit, like `/tmp`; not writable by its group unless that group is
+//!   yours; no ACL granting more), and each symlink belongs to a trusted user;
+//! - the directory itself is yours, writable by you alone, and holds nothing
+//!   of another user's and no symlink (at its top, in `logs/` and `data/`).
 //!
 //! Trusted: you, root, and under `sudo` the user who ran it (`SUDO_UID`),
 //! so `sudo stack up` works in your own checkout.
 //!
-//! The caller then uses the resolved path only: a symlink changed later does
-//! not move it.
+//! The walk runs again once the directory exists, and its result is the
+//! path used from then on: a link planted while it was being made is caught,
+//! and nothing on the way can change afterwards.
 
+use std::collections::VecDeque;
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
-/// Refuses a path to the state directory through which another user could
-/// redirect it, before anything is created through it.
-pub fn check_path(dir: &Path) -> anyhow::Result<()> {
+/// Most symlinks followed on one path (Linux's own limit).
+const MAX_LINKS: usize = 40;
+
+/// Follows `dir` entry by entry, checking every directory passed and every
+/// symlink, and returns where it leads (its end may not exist yet: this run
+/// makes it).
+pub fn check_path(dir: &Path) -> anyhow::Result<PathBuf> {
     let absolute =
         std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
-    let mut prefix = PathBuf::new();
-    for component in absolute.components() {
-        // The directory that holds the next entry: whoever may replace its
-        // entries could plant a link there, also where nothing is yet.
-        if !prefix.as_os_str().is_empty() {
-            check_ancestor(dir, &prefix)?;
+    // Owned pieces: a symlink's target is spliced in as the walk goes.
+    let mut pending: VecDeque<OsString> = owned(&absolute);
+    let mut resolved = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(name) = pending.pop_front() {
+        match name.as_bytes() {
+            b"/" => {
+                resolved = PathBuf::from("/");
+                continue;
+            }
+            b"." => continue,
+            b".." => {
+                resolved.pop();
+                continue;
+            }
+            _ => {}
         }
-        prefix.push(component);
-        // What does not exist yet is made by this run.
-        let Ok(metadata) = std::fs::symlink_metadata(&prefix) else {
-            break;
+        // Whoever may replace entries here could plant a link at `name`,
+        // also where nothing is yet.
+        check_holder(dir, &resolved)?;
+        let next = resolved.join(name);
+        let Ok(metadata) = std::fs::symlink_metadata(&next) else {
+            // Not there yet: this run makes the rest.
+            resolved = next;
+            resolved.extend(&pending);
+            return Ok(resolved);
         };
-        if metadata.file_type().is_symlink() && !trusted(metadata.uid()) {
+        if !metadata.file_type().is_symlink() {
+            resolved = next;
+            continue;
+        }
+        if !trusted(metadata.uid()) {
             bail!(
                 "the state directory's path {} runs through the symlink {}, which belongs to \
                  user id {}: they choose where it leads; give --state-dir a path without it",
                 dir.display(),
-                prefix.display(),
+                next.display(),
                 metadata.uid()
             );
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            bail!(
+                "the state directory's path {} has too many symlinks",
+                dir.display()
+            );
+        }
+        let target =
+            std::fs::read_link(&next).with_context(|| format!("reading {}", next.display()))?;
+        for piece in owned(&target).into_iter().rev() {
+            pending.push_front(piece);
+        }
+    }
+    Ok(resolved)
+}
+
+/// `path`'s components, `/` for the root.
+fn owned(path: &Path) -> VecDeque<OsString> {
+    path.components()
+        .filter(|component| !matches!(component, Component::Prefix(_)))
+        .map(|component| component.as_os_str().to_owned())
+        .collect()
+}
+
+/// Refuses the resolved state directory `root` unless it is a directory of
+/// yours that only you can write, holding nothing another user could have
+/// planted.
+pub fn check_dir(root: &Path) -> anyhow::Result<()> {
+    let me = euid();
+    let metadata =
+        std::fs::symlink_metadata(root).with_context(|| format!("reading {}", root.display()))?;
+    if !metadata.is_dir() || !trusted(metadata.uid()) {
+        bail!(
+            "the state directory {} belongs to user id {}, not to you ({me}): choose a \
+             directory of your own with --state-dir",
+            root.display(),
+            metadata.uid()
+        );
+    }
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o022 != 0 || has_acl(root) {
+        bail!(
+            "the state directory {} can be written by other users (mode {mode:o}{}): choose \
+             a fresh --state-dir (what others wrote there may still lead elsewhere)",
+            root.display(),
+            if has_acl(root) { ", and an ACL" } else { "" }
+        );
+    }
+    for dir in [root.to_owned(), root.join("logs"), root.join("data")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if metadata.file_type().is_symlink() || !trusted(metadata.uid()) {
+                bail!(
+                    "the state directory holds {}, {}: someone else could write there once; \
+                     remove it, or choose a fresh --state-dir",
+                    path.display(),
+                    if metadata.file_type().is_symlink() {
+                        "a symlink".to_owned()
+                    } else {
+                        format!("which belongs to user id {}", metadata.uid())
+                    }
+                );
+            }
         }
     }
     Ok(())
 }
 
-/// Refuses a resolved state directory that another user owns or may write
-/// to, or whose place another user may change.
-pub fn check_dir(resolved: &Path) -> anyhow::Result<()> {
-    let me = euid();
+/// Refuses `holder`, a directory on the way to the state directory `dir`,
+/// if someone untrusted could rename or replace its entries.
+fn check_holder(dir: &Path, holder: &Path) -> anyhow::Result<()> {
     let metadata =
-        std::fs::metadata(resolved).with_context(|| format!("reading {}", resolved.display()))?;
-    if metadata.uid() != me {
-        bail!(
-            "the state directory {} belongs to user id {}, not to you ({me}): choose a \
-             directory of your own with --state-dir",
-            resolved.display(),
-            metadata.uid()
-        );
-    }
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o022 != 0 {
-        bail!(
-            "the state directory {} can be written by other users (mode {mode:o}): run \
-             `chmod go-w {}`, or choose another --state-dir",
-            resolved.display(),
-            resolved.display()
-        );
-    }
-    for ancestor in resolved.ancestors().skip(1) {
-        check_ancestor(resolved, ancestor)?;
-    }
-    Ok(())
-}
-
-/// Refuses `ancestor` of the state directory `dir` if someone untrusted
-/// could rename or replace its entries.
-fn check_ancestor(dir: &Path, ancestor: &Path) -> anyhow::Result<()> {
-    let metadata =
-        std::fs::metadata(ancestor).with_context(|| format!("reading {}", ancestor.display()))?;
+        std::fs::metadata(holder).with_context(|| format!("reading {}", holder.display()))?;
     let mode = metadata.permissions().mode();
     let sticky = mode & 0o1000 != 0;
     let others_write = mode & 0o002 != 0 && !sticky;
     // SAFETY: getegid has no preconditions and cannot fail.
     let my_group = metadata.gid() == unsafe { libc::getegid() };
     let group_write = mode & 0o020 != 0 && !sticky && !my_group;
-    if !trusted(metadata.uid()) || others_write || group_write {
+    let acl = !sticky && has_acl(holder);
+    if !trusted(metadata.uid()) || others_write || group_write || acl {
         bail!(
-            "the state directory {} is inside {} (user id {}, group id {}, mode {:o}), where \
-             another user can replace it: choose a --state-dir under directories only you and \
-             root can change",
+            "the state directory {} is reached through {} (user id {}, group id {}, mode {:o}{}), \
+             where another user can replace it: choose a --state-dir under directories only \
+             you and root can change",
             dir.display(),
-            ancestor.display(),
+            holder.display(),
             metadata.uid(),
             metadata.gid(),
-            mode & 0o7777
+            mode & 0o7777,
+            if acl { ", an ACL" } else { "" }
         );
     }
     Ok(())
+}
+
+/// Whether `path` has a POSIX ACL, which may grant more than its mode shows.
+fn has_acl(path: &Path) -> bool {
+    let Ok(path) = CString::new(path.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // SAFETY: both strings are NUL-terminated and outlive the call; a null
+    // buffer of size 0 only asks for the value's size.
+    let size = unsafe {
+        libc::getxattr(
+            path.as_ptr(),
+            c"system.posix_acl_access".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    size > 0
 }
 
 /// You, root, or the user who ran `sudo`.
@@ -132,38 +220,34 @@ mod tests {
     use super::*;
     use crate::up::state::StateDir;
 
+    fn refused(result: anyhow::Result<impl std::fmt::Debug>, why: &str) {
+        let error = result.expect_err(why).to_string();
+        assert!(error.contains(why), "{error}");
+    }
+
     #[test]
-    fn a_directory_inside_one_others_may_write_to_is_refused_unless_sticky() {
+    fn a_path_through_a_directory_others_may_write_to_is_refused_unless_sticky() {
         let parent = tempfile::tempdir().expect("temp dir");
         let shared = parent.path().join("shared");
         let dir = shared.join("a").join("state");
         std::fs::create_dir_all(&dir).expect("dirs");
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-        let error = check_dir(&dir).expect_err("replaceable").to_string();
-        assert!(
-            error.contains("where another user can replace it"),
-            "{error}"
-        );
-        // Refused before anything is made in it.
+        // `a` could be swapped for a link.
+        refused(check_path(&dir), "where another user can replace it");
+        // Nothing is made in such a place, also through a link of yours.
         let new = shared.join("new");
-        assert!(StateDir::create(&new).is_err());
-        assert!(!new.exists(), "made");
-        // Reached through a link of yours: refused once resolved, and the
-        // directory it made is removed again.
+        refused(StateDir::create(&new), "where another user can replace it");
         let link = parent.path().join("link");
         std::os::unix::fs::symlink(&shared, &link).expect("symlink");
-        assert!(StateDir::create(&link.join("new")).is_err());
-        assert!(!new.exists(), "left behind");
-        // As given, too: `a` could be swapped for a link before it resolves.
-        let error = check_path(&dir).expect_err("replaceable").to_string();
-        assert!(
-            error.contains("where another user can replace it"),
-            "{error}"
+        refused(
+            StateDir::create(&link.join("new")),
+            "where another user can replace it",
         );
+        assert!(!new.exists(), "made");
         // Sticky, like /tmp: only an entry's owner may rename it.
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
-        check_dir(&dir).expect("sticky");
-        check_path(&dir).expect("sticky");
+        assert_eq!(check_path(&dir).expect("sticky"), dir);
+        assert_eq!(check_path(&link.join("a/state")).expect("followed"), dir);
     }
 
     #[test]
@@ -180,22 +264,55 @@ mod tests {
     }
 
     #[test]
-    fn another_users_symlink_on_the_path_is_refused() {
+    fn a_symlink_left_in_the_state_directory_is_refused() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let state = StateDir::create(&parent.path().join("state")).expect("state dir");
+        let victim = parent.path().join("victim");
+        std::fs::write(&victim, "keep me").expect("victim");
+        std::os::unix::fs::symlink(&victim, state.root.join("logs/inbox.log")).expect("link");
+        refused(StateDir::create(&state.root), "a symlink");
+        assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep me");
+    }
+
+    #[test]
+    fn another_users_symlinks_and_files_on_the_way_or_inside_are_refused() {
         if euid() != 0 {
-            eprintln!("skipped: giving a symlink to another user needs root (CI runs as root)");
+            eprintln!("skipped: giving files to another user needs root (CI runs as root)");
             return;
         }
+        let nobody = Some(65534);
         let parent = tempfile::tempdir().expect("temp dir");
         let target = parent.path().join("target");
         std::fs::create_dir(&target).expect("target");
         let link = parent.path().join("link");
         std::os::unix::fs::symlink(&target, &link).expect("symlink");
         check_path(&link.join("state")).expect("root's own symlink");
-        std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).expect("lchown");
-        let error = StateDir::create(&link.join("state"))
-            .expect_err("nobody's symlink")
-            .to_string();
-        assert!(error.contains("which belongs to user id 65534"), "{error}");
+        std::os::unix::fs::lchown(&link, nobody, nobody).expect("lchown");
+        refused(
+            StateDir::create(&link.join("state")),
+            "which belongs to user id 65534",
+        );
         assert!(!target.join("state").exists(), "nothing made through it");
+
+        // Root's own link, into a directory of nobody's: the hop is checked.
+        let theirs = parent.path().join("theirs");
+        std::fs::create_dir(&theirs).expect("theirs");
+        std::os::unix::fs::lchown(&theirs, nobody, nobody).expect("chown");
+        let rootlink = parent.path().join("rootlink");
+        std::os::unix::fs::symlink(theirs.join("state"), &rootlink).expect("symlink");
+        refused(
+            StateDir::create(&rootlink),
+            "where another user can replace it",
+        );
+
+        // A file another user left in the state directory.
+        let state = StateDir::create(&parent.path().join("state")).expect("state dir");
+        let planted = state.root.join("inbox-token");
+        std::fs::write(&planted, "chosen").expect("token");
+        std::os::unix::fs::lchown(&planted, nobody, nobody).expect("chown");
+        refused(
+            StateDir::create(&state.root),
+            "which belongs to user id 65534",
+        );
     }
 }

@@ -40,27 +40,35 @@ impl StateDir {
     /// Only a directory no other user can redirect is used
     /// ([`super::private`]), and from here on through its resolved path.
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
-        private::check_path(dir)?;
-        let existed = dir.exists();
-        // Private from the start, whatever the umask.
+        let planned = private::check_path(dir)?;
+        // Private from the start, whatever the umask; made where the checked
+        // walk led, not through the path again.
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("creating state directory {}", dir.display()))?;
-        let root = dir
-            .canonicalize()
-            .with_context(|| format!("resolving {}", dir.display()))?;
-        if let Err(error) = private::check_dir(&root) {
-            if !existed {
-                let _ = std::fs::remove_dir(&root);
-            }
-            return Err(error);
+            .create(&planned)
+            .with_context(|| format!("creating state directory {}", planned.display()))?;
+        // Walked again now that it exists: a link planted while it was made
+        // is caught here.
+        let root = private::check_path(dir)?;
+        if root != planned {
+            anyhow::bail!(
+                "the state directory's path {} led to {} and then to {} while it was made: \
+                 someone is changing it; choose another --state-dir",
+                dir.display(),
+                planned.display(),
+                root.display()
+            );
         }
+        private::check_dir(&root)?;
         for sub in SUBDIRS {
-            std::fs::create_dir_all(root.join(sub)).with_context(|| {
-                format!("creating state directory {}", root.join(sub).display())
-            })?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root.join(sub))
+                .with_context(|| {
+                    format!("creating state directory {}", root.join(sub).display())
+                })?;
         }
         Ok(Self { root })
     }
@@ -226,7 +234,7 @@ mod tests {
             error.contains("can be written by other users (mode 777)"),
             "{error}"
         );
-        assert!(error.contains("chmod go-w"), "{error}");
+        assert!(error.contains("choose a fresh --state-dir"), "{error}");
     }
 
     #[test]
