@@ -57,14 +57,15 @@ pub fn check_path(dir: &Path) -> anyhow::Result<PathBuf> {
             _ => {}
         }
         // Whoever may replace entries here could plant a link at `name`,
-        // also where nothing is yet.
-        check_holder(dir, &resolved)?;
+        // also where nothing is yet. A directory not there yet is one this
+        // run makes, private.
+        if std::fs::symlink_metadata(&resolved).is_ok() {
+            check_holder(dir, &resolved)?;
+        }
         let next = resolved.join(name);
         let Ok(metadata) = std::fs::symlink_metadata(&next) else {
-            // Not there yet: this run makes the rest.
             resolved = next;
-            resolved.extend(&pending);
-            return Ok(resolved);
+            continue;
         };
         if !metadata.file_type().is_symlink() {
             resolved = next;
@@ -118,13 +119,14 @@ pub fn check_dir(root: &Path) -> anyhow::Result<()> {
             metadata.uid()
         );
     }
+    // Without group write, no ACL entry can grant it either (the group bits
+    // are the ACL's mask).
     let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o022 != 0 || has_acl(root) {
+    if mode & 0o022 != 0 {
         bail!(
-            "the state directory {} can be written by other users (mode {mode:o}{}): choose \
+            "the state directory {} can be written by other users (mode {mode:o}): choose \
              a fresh --state-dir (what others wrote there may still lead elsewhere)",
-            root.display(),
-            if has_acl(root) { ", and an ACL" } else { "" }
+            root.display()
         );
     }
     for dir in [root.to_owned(), root.join("logs"), root.join("data")] {
@@ -161,11 +163,10 @@ fn check_holder(dir: &Path, holder: &Path) -> anyhow::Result<()> {
     let mode = metadata.permissions().mode();
     let sticky = mode & 0o1000 != 0;
     let others_write = mode & 0o002 != 0 && !sticky;
-    // SAFETY: getegid has no preconditions and cannot fail.
-    let my_group = metadata.gid() == unsafe { libc::getegid() };
-    let group_write = mode & 0o020 != 0 && !sticky && !my_group;
-    let acl = !sticky && has_acl(holder);
-    if !trusted(metadata.uid()) || others_write || group_write || acl {
+    // With an ACL the group bits are its mask: named users may write too.
+    let acl = mode & 0o020 != 0 && !sticky && has_acl(holder);
+    let group_write = mode & 0o020 != 0 && !sticky && (!my_group(metadata.gid()) || acl);
+    if !trusted(metadata.uid()) || others_write || group_write {
         bail!(
             "the state directory {} is reached through {} (user id {}, group id {}, mode {:o}{}), \
              where another user can replace it: choose a --state-dir under directories only \
@@ -209,6 +210,14 @@ fn sudo_uid() -> Option<u32> {
     std::env::var("SUDO_UID").ok()?.parse().ok()
 }
 
+/// Your effective group, or under `sudo` the group of the user who ran it.
+fn my_group(gid: u32) -> bool {
+    // SAFETY: getegid has no preconditions and cannot fail.
+    let mine = unsafe { libc::getegid() };
+    let sudo = || std::env::var("SUDO_GID").ok()?.parse::<u32>().ok();
+    gid == mine || (euid() == 0 && sudo() == Some(gid))
+}
+
 /// The effective user id, whose files `stack up` writes.
 pub fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -248,6 +257,13 @@ mod tests {
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
         assert_eq!(check_path(&dir).expect("sticky"), dir);
         assert_eq!(check_path(&link.join("a/state")).expect("followed"), dir);
+    }
+
+    #[test]
+    fn a_path_back_out_of_a_directory_not_made_yet_is_walked_the_same_twice() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let state = StateDir::create(&parent.path().join("new/../state")).expect("state dir");
+        assert_eq!(state.root, parent.path().join("state"));
     }
 
     #[test]

@@ -41,6 +41,7 @@ impl StateDir {
     /// ([`super::private`]), and from here on through its resolved path.
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
         let planned = private::check_path(dir)?;
+        let existed = std::fs::symlink_metadata(&planned).is_ok();
         // Private from the start, whatever the umask; made where the checked
         // walk led, not through the path again.
         std::fs::DirBuilder::new()
@@ -49,8 +50,20 @@ impl StateDir {
             .create(&planned)
             .with_context(|| format!("creating state directory {}", planned.display()))?;
         // Walked again now that it exists: a link planted while it was made
-        // is caught here.
-        let root = private::check_path(dir)?;
+        // is caught here. Refused, a directory this run made goes again.
+        let checked = private::check_path(dir).and_then(|root| {
+            private::check_dir(&root)?;
+            Ok(root)
+        });
+        let root = match checked {
+            Ok(root) => root,
+            Err(error) => {
+                if !existed {
+                    let _ = std::fs::remove_dir(&planned);
+                }
+                return Err(error);
+            }
+        };
         if root != planned {
             anyhow::bail!(
                 "the state directory's path {} led to {} and then to {} while it was made: \
@@ -60,7 +73,6 @@ impl StateDir {
                 root.display()
             );
         }
-        private::check_dir(&root)?;
         for sub in SUBDIRS {
             std::fs::DirBuilder::new()
                 .recursive(true)
